@@ -1,0 +1,119 @@
+"""The KPI catalogue (``data/config/kpis.yaml``): units, directions, targets, SLOs.
+
+Loaded once per command and passed down; nothing else reads the YAML.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from tars_lib.artifacts import describe_validation_error
+from tars_lib.errors import InputError
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "Catalogue",
+    "CostShares",
+    "KpiSpec",
+    "SloSpec",
+    "load_catalogue",
+    "meets_target",
+]
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "data" / "config" / "kpis.yaml"
+
+Direction = Literal["higher", "lower", "neutral"]
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+class KpiSpec(_Config):
+    label: str
+    unit: str
+    direction: Direction
+    target: float | None = None
+    weekly: Literal["request_weighted", "mean", "worst"] = "mean"
+    category: str
+    family: str
+
+    @model_validator(mode="after")
+    def _target_needs_direction(self) -> KpiSpec:
+        if self.target is not None and self.direction == "neutral":
+            raise ValueError("a KPI with a target needs direction higher or lower")
+        return self
+
+
+class SloSpec(_Config):
+    name: str
+    kpi: str
+    kind: Literal["ratio", "latency"]
+    target_percent: Annotated[float, Field(gt=0.0, lt=100.0)]
+    period_days: Annotated[int, Field(ge=1, le=366)] = 30
+    threshold: float | None = None
+
+    @model_validator(mode="after")
+    def _latency_needs_threshold(self) -> SloSpec:
+        if self.kind == "latency" and self.threshold is None:
+            raise ValueError("a latency SLO needs a threshold")
+        return self
+
+
+class CostShares(_Config):
+    compute: Annotated[float, Field(ge=0.0)]
+    storage: Annotated[float, Field(ge=0.0)]
+    network: Annotated[float, Field(ge=0.0)]
+    other: Annotated[float, Field(ge=0.0)]
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> CostShares:
+        total = self.compute + self.storage + self.network + self.other
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"cost shares must add up to 1.0, not {total:g}")
+        return self
+
+
+class Catalogue(_Config):
+    kpis: dict[str, KpiSpec]
+    slos: dict[str, SloSpec] = {}
+    cost_shares: CostShares = CostShares(compute=0.6, storage=0.2, network=0.15, other=0.05)
+
+    @model_validator(mode="after")
+    def _slos_name_kpis(self) -> Catalogue:
+        for key, slo in self.slos.items():
+            if slo.kpi not in self.kpis:
+                raise ValueError(f"slos.{key}.kpi names unknown KPI {slo.kpi!r}")
+        return self
+
+    def slo_name(self, key: str) -> str:
+        spec = self.slos.get(key)
+        return spec.name if spec else key
+
+
+def meets_target(value: float, spec: KpiSpec) -> bool | None:
+    """Whether ``value`` is on the right side of the KPI's target (None: no target)."""
+    if spec.target is None:
+        return None
+    if spec.direction == "higher":
+        return value >= spec.target
+    return value <= spec.target
+
+
+def load_catalogue(path: Path | None = None) -> Catalogue:
+    path = Path(path) if path is not None else DEFAULT_CONFIG
+    if not path.is_file():
+        raise InputError(f"{path}: KPI catalogue not found; pass --config PATH")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        reason = str(exc).splitlines()[0]
+        raise InputError(f"{path}: not valid YAML: {reason}") from None
+    try:
+        return Catalogue.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(describe_validation_error(path, exc)) from None
