@@ -32,6 +32,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check tars_lib tests scripts
 	$(VENV)/bin/ruff format --check tars_lib tests scripts
+	$(VENV)/bin/mypy
 
 test-phase14_6: test-retro-unit test-retro-smoke
 

@@ -44,8 +44,10 @@ def main() -> None:
     print("Step 1: Verifying test data...")
     checks = [
         ("GA KPI summary found", [DATA / "ga_kpis" / "ga_kpi_summary.json"]),
-        ("All 7 daily summaries found",
-         [DATA / "stability" / f"day_{d:02d}_summary.json" for d in range(1, 8)]),
+        (
+            "All 7 daily summaries found",
+            [DATA / "stability" / f"day_{d:02d}_summary.json" for d in range(1, 8)],
+        ),
         ("Regression summary found", [DATA / "regression" / "regression_summary.json"]),
         ("Anomaly events found", [DATA / "anomalies" / "anomaly_events.json"]),
     ]
@@ -60,12 +62,23 @@ def main() -> None:
     js = md.with_suffix(".json")
     tars = Path(sys.executable).with_name("tars")
     proc = subprocess.run(
-        [str(tars), "retro", "--ga-data", str(DATA / "ga_kpis"),
-         "--7day-data", str(DATA / "stability"),
-         "--regression", str(DATA / "regression" / "regression_summary.json"),
-         "--anomalies", str(DATA / "anomalies" / "anomaly_events.json"),
-         "--output", str(md)],
-        capture_output=True, text=True, check=False,
+        [
+            str(tars),
+            "retro",
+            "--ga-data",
+            str(DATA / "ga_kpis"),
+            "--7day-data",
+            str(DATA / "stability"),
+            "--regression",
+            str(DATA / "regression" / "regression_summary.json"),
+            "--anomalies",
+            str(DATA / "anomalies" / "anomaly_events.json"),
+            "--output",
+            str(md),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     print(f"  {proc.stdout.strip() or proc.stderr.strip()}")
     if proc.returncode != 0:
@@ -80,8 +93,7 @@ def main() -> None:
     print("  ✓ JSON report generated")
     data = json.loads(js.read_text(encoding="utf-8"))
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([str(tars), "schema", "--output-dir", tmp], check=True,
-                       capture_output=True)
+        subprocess.run([str(tars), "schema", "--output-dir", tmp], check=True, capture_output=True)
         schema = json.loads((Path(tmp) / "retrospective.schema.json").read_text())
     try:
         jsonschema.validate(data, schema)
@@ -111,8 +123,10 @@ def main() -> None:
     }
     wrong = {k: (v, EXPECTED[k]) for k, v in stats.items() if v != EXPECTED[k]}
     if wrong:
-        fail("figures differ from the seed's: " + ", ".join(
-            f"{k} {got} (expected {want})" for k, (got, want) in wrong.items()))
+        fail(
+            "figures differ from the seed's: "
+            + ", ".join(f"{k} {got} (expected {want})" for k, (got, want) in wrong.items())
+        )
 
     print(f"\n{RULE}\nSMOKE TEST PASSED\n{RULE}\n")
     print("Reports generated:")

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from tars_lib.artifacts import dump_json, write_texts_atomic
 from tars_lib.catalogue import load_catalogue
 from tars_lib.errors import InputError, TarsError
@@ -31,7 +33,7 @@ from tars_lib.workspace import DEFAULT_OUTPUT, RetroInputs, auto_inputs, load_re
 
 __all__ = ["main"]
 
-SCHEMAS = {
+SCHEMAS: dict[str, type[BaseModel]] = {
     "ga_kpi_summary": GaKpiSummary,
     "day_summary": DaySummary,
     "anomaly_events": AnomalyEvents,

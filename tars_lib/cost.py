@@ -31,9 +31,12 @@ def cost_trend(daily: Sequence[float], threshold: float = TREND_THRESHOLD) -> Co
     if halves is None:
         return "stable"
     first, second = halves
-    if second >= first * (1 + threshold) and second > first:
+    if first == 0:
+        return "increasing" if second > 0 else "stable"
+    change = round((second - first) / first, 9)  # 110 vs 100 is exactly 10%, not 9.99999%
+    if change >= threshold:
         return "increasing"
-    if second <= first * (1 - threshold) and second < first:
+    if change <= -threshold:
         return "decreasing"
     return "stable"
 

@@ -48,7 +48,11 @@ _IMPACT = {
 
 
 def breach_severity(burn_rate: float) -> DegradationSeverity:
-    """critical at >= 14.4x, high at >= 6x, else medium (any breach burns > 1x)."""
+    """critical at >= 14.4x, high at >= 6x, else medium (any breach burns > 1x).
+
+    Rounded first, so 0.0144 against a 0.1% budget is 14.4x, not 14.399999x.
+    """
+    burn_rate = round(burn_rate, 9)
     if burn_rate >= CRITICAL_BURN_RATE:
         return "critical"
     if burn_rate >= HIGH_BURN_RATE:
@@ -83,10 +87,10 @@ def collect_flags(week: ReleaseWeek) -> list[Flag]:
         for key, slo in summary.slos.items():
             if not slo.breached or slo.burn_rate is None or slo.bad_fraction is None:
                 continue
-            spec = week.catalogue.slos.get(key)
-            if spec is not None and spec.kind == "latency":
-                unit = week.catalogue.kpis[spec.kpi].unit
-                over = format_value(spec.threshold or 0.0, unit)
+            slo_spec = week.catalogue.slos.get(key)
+            if slo_spec is not None and slo_spec.kind == "latency":
+                unit = week.catalogue.kpis[slo_spec.kpi].unit
+                over = format_value(slo_spec.threshold or 0.0, unit)
                 bad = f"{slo.bad_fraction * 100:.2f}% of 5-minute windows over {over}"
             else:
                 bad = f"{slo.bad_fraction * 100:.2f}% bad events"

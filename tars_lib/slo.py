@@ -89,8 +89,9 @@ def analyze_slos(week: ReleaseWeek) -> list[BurnDown]:
     was judged against when collected); the catalogue gives only the name.
     """
     keys: list[str] = list(week.catalogue.slos)
-    for summary in [week.ga, *week.days.values()]:
-        keys += [k for k in summary.slos if k not in keys]
+    recorded = [week.ga.slos, *(s.slos for s in week.days.values())]
+    for slos in recorded:
+        keys += [k for k in slos if k not in keys]
     out: list[BurnDown] = []
     for key in keys:
         per_day: dict[int, SloDay] = {}

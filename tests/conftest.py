@@ -67,9 +67,17 @@ def event(
     start = GA + day * DAY + timedelta(hours=start_hour)
     end = start + timedelta(hours=hours)
     return AnomalyEvent(
-        metric_name=metric, labels=labels or {}, start=start, end=end,
-        duration_seconds=hours * 3600, peak_z=z, observed=observed, expected=expected,
-        direction="up" if z > 0 else "down", impact=impact, severity=severity,  # type: ignore[arg-type]
+        metric_name=metric,
+        labels=labels or {},
+        start=start,
+        end=end,
+        duration_seconds=hours * 3600,
+        peak_z=z,
+        observed=observed,
+        expected=expected,
+        direction="up" if z > 0 else "down",
+        impact=impact,
+        severity=severity,  # type: ignore[arg-type]
     )
 
 
@@ -96,22 +104,33 @@ def build_week(
         return {k: v[day] for k, v in (slos or {}).items() if v[day] is not None}  # type: ignore[misc]
 
     ga = GaKpiSummary(
-        ga_timestamp=GA, window=Window(start=GA, end=GA + DAY), generated_at=GA + DAY,
-        source=SOURCE, kpis=kpis(0), slos=day_slos(0),
+        ga_timestamp=GA,
+        window=Window(start=GA, end=GA + DAY),
+        generated_at=GA + DAY,
+        source=SOURCE,
+        kpis=kpis(0),
+        slos=day_slos(0),
     )
     summaries = {}
     for d in days if days is not None else range(1, 8):
         summaries[d] = DaySummary(
-            day_number=d, ga_timestamp=GA,
+            day_number=d,
+            ga_timestamp=GA,
             window=Window(start=GA + d * DAY, end=GA + (d + 1) * DAY),
-            generated_at=GA + (d + 1) * DAY, source=SOURCE, kpis=kpis(d), drift_percent={},
-            slos=day_slos(d), cost_breakdown=breakdowns[d] if breakdowns else None,
+            generated_at=GA + (d + 1) * DAY,
+            source=SOURCE,
+            kpis=kpis(d),
+            drift_percent={},
+            slos=day_slos(d),
+            cost_breakdown=breakdowns[d] if breakdowns else None,
         )
     anomalies = None
     if events is not None:
         anomalies = AnomalyEvents(
-            generated_at=GA + 8 * DAY, window=Window(start=GA, end=GA + 8 * DAY),
-            parameters=AnomalyParameters(z_threshold=3.0, ewma_alpha=0.3), events=events,
+            generated_at=GA + 8 * DAY,
+            window=Window(start=GA, end=GA + 8 * DAY),
+            parameters=AnomalyParameters(z_threshold=3.0, ewma_alpha=0.3),
+            events=events,
         )
     return ReleaseWeek(
         catalogue=catalogue, ga=ga, days=summaries, regression=regression, anomalies=anomalies
