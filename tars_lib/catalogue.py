@@ -19,6 +19,7 @@ __all__ = [
     "Catalogue",
     "CostShares",
     "KpiSpec",
+    "Pricing",
     "SloSpec",
     "load_catalogue",
     "meets_target",
@@ -33,6 +34,18 @@ class _Config(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
 
 
+Aggregate = Literal["ratio", "quantile", "rate", "mean", "max", "cost"]
+
+_COMPONENTS: dict[str, set[str]] = {
+    "ratio": {"numerator", "denominator"},
+    "quantile": {"buckets"},
+    "rate": {"count"},
+    "mean": {"value"},
+    "max": {"value"},
+    "cost": {"hourly"},
+}
+
+
 class KpiSpec(_Config):
     label: str
     unit: str
@@ -41,11 +54,27 @@ class KpiSpec(_Config):
     weekly: Literal["request_weighted", "mean", "worst"] = "mean"
     category: str
     family: str
+    aggregate: Aggregate = "mean"
+    quantile: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
+    scale: float = 1.0
+    queries: dict[str, str] = {}
+    fallback: dict[str, str] = {}
 
     @model_validator(mode="after")
-    def _target_needs_direction(self) -> KpiSpec:
+    def _consistent(self) -> KpiSpec:
         if self.target is not None and self.direction == "neutral":
             raise ValueError("a KPI with a target needs direction higher or lower")
+        if self.queries:
+            wanted = _COMPONENTS[self.aggregate]
+            if set(self.queries) != wanted:
+                raise ValueError(
+                    f"aggregate {self.aggregate} needs queries {sorted(wanted)}, "
+                    f"not {sorted(self.queries)}"
+                )
+        if self.aggregate == "quantile" and self.quantile is None:
+            raise ValueError("aggregate quantile needs a quantile, e.g. 0.99")
+        if self.fallback and set(self.fallback) != {"cores", "memory_gib"}:
+            raise ValueError("fallback needs exactly the queries cores and memory_gib")
         return self
 
 
@@ -78,10 +107,26 @@ class CostShares(_Config):
         return self
 
 
+class Pricing(_Config):
+    """``pricing.yaml``: prices for the cost fallback, shares for the cost breakdown."""
+
+    cpu_core_hour_usd: Annotated[float, Field(ge=0.0)]
+    memory_gib_hour_usd: Annotated[float, Field(ge=0.0)]
+    cost_shares: CostShares
+
+
+DEFAULT_PRICING = Pricing(
+    cpu_core_hour_usd=0.0316,
+    memory_gib_hour_usd=0.0042,
+    cost_shares=CostShares(compute=0.6, storage=0.2, network=0.15, other=0.05),
+)
+
+
 class Catalogue(_Config):
     kpis: dict[str, KpiSpec]
     slos: dict[str, SloSpec] = {}
-    cost_shares: CostShares = CostShares(compute=0.6, storage=0.2, network=0.15, other=0.05)
+    pricing_file: str | None = None
+    pricing: Pricing = DEFAULT_PRICING
 
     @model_validator(mode="after")
     def _slos_name_kpis(self) -> Catalogue:
@@ -104,16 +149,31 @@ def meets_target(value: float, spec: KpiSpec) -> bool | None:
     return value <= spec.target
 
 
-def load_catalogue(path: Path | None = None) -> Catalogue:
-    path = Path(path) if path is not None else DEFAULT_CONFIG
+def _read_yaml(path: Path, what: str) -> object:
     if not path.is_file():
-        raise InputError(f"{path}: KPI catalogue not found; pass --config PATH")
+        raise InputError(f"{path}: {what} not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         reason = str(exc).splitlines()[0]
         raise InputError(f"{path}: not valid YAML: {reason}") from None
+
+
+def load_catalogue(path: Path | None = None) -> Catalogue:
+    """The catalogue at ``path`` (default ``data/config/kpis.yaml``) with its pricing file."""
+    path = Path(path) if path is not None else DEFAULT_CONFIG
+    if not path.is_file():
+        raise InputError(f"{path}: KPI catalogue not found; pass --config PATH")
+    data = _read_yaml(path, "KPI catalogue")
     try:
-        return Catalogue.model_validate(data)
+        catalogue = Catalogue.model_validate(data)
     except ValidationError as exc:
         raise InputError(describe_validation_error(path, exc)) from None
+    if catalogue.pricing_file is None:
+        return catalogue
+    pricing_path = path.parent / catalogue.pricing_file
+    try:
+        pricing = Pricing.model_validate(_read_yaml(pricing_path, "pricing file (pricing_file)"))
+    except ValidationError as exc:
+        raise InputError(describe_validation_error(pricing_path, exc)) from None
+    return catalogue.model_copy(update={"pricing": pricing})

@@ -11,13 +11,19 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pydantic import BaseModel
 
-from tars_lib.artifacts import dump_json, write_texts_atomic
-from tars_lib.catalogue import load_catalogue
+from tars_lib.artifacts import dump_json, read_artifact, write_artifact, write_texts_atomic
+from tars_lib.catalogue import Catalogue, load_catalogue
+from tars_lib.collector import (
+    build_day_summary,
+    build_ga_summary,
+    latest_complete_day,
+    request_count,
+)
 from tars_lib.errors import InputError, TarsError
 from tars_lib.markdown import render_markdown
 from tars_lib.models import (
@@ -28,8 +34,18 @@ from tars_lib.models import (
     RegressionSummary,
     Retrospective,
 )
+from tars_lib.prometheus import PrometheusSource
 from tars_lib.retrospective import build_retrospective
-from tars_lib.workspace import DEFAULT_OUTPUT, RetroInputs, auto_inputs, load_release_week
+from tars_lib.scenario import ScenarioSource, simulate, write_exposition
+from tars_lib.source import MetricSource
+from tars_lib.workspace import (
+    DEFAULT_OUTPUT,
+    GA_FILE,
+    RetroInputs,
+    auto_inputs,
+    day_file,
+    load_release_week,
+)
 
 __all__ = ["main"]
 
@@ -52,6 +68,141 @@ class _Parser(argparse.ArgumentParser):
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
+
+
+def _parse_timestamp(text: str, flag: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(
+            f"{flag} {text!r}: not an ISO 8601 timestamp such as 2025-11-18T00:00:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        raise InputError(f"{flag} {text!r}: needs a time zone, e.g. 2025-11-18T00:00:00Z")
+    return moment.astimezone(UTC)
+
+
+def _source(args: argparse.Namespace) -> MetricSource:
+    """--prometheus-url or --scenario, never a silent default."""
+    if args.prometheus_url and args.scenario:
+        raise InputError("pass --prometheus-url or --scenario, not both")
+    if args.prometheus_url:
+        return PrometheusSource(
+            args.prometheus_url,
+            timeout=args.timeout,
+            retries=args.retries,
+            concurrency=args.concurrency,
+        )
+    if args.scenario:
+        return ScenarioSource(args.scenario, args.selector)
+    raise InputError(
+        "say where the metrics come from: --prometheus-url http://HOST:9090 for Prometheus "
+        "(or Thanos, Mimir, VictoriaMetrics), or --scenario data/scenarios/ga_week.yaml for "
+        "the simulated week"
+    )
+
+
+class _Bar:
+    """A tqdm progress bar on a terminal; nothing otherwise or with --quiet."""
+
+    def __init__(self, total: int, quiet: bool, what: str) -> None:
+        self._bar = None
+        if not quiet and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=what, unit="req", file=sys.stderr, leave=False)
+
+    def __call__(self, n: int) -> None:
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _warn_missing(command: str, kpis: dict[str, object], catalogue: Catalogue) -> None:
+    missing = [k for k, v in kpis.items() if getattr(v, "value", None) is None]
+    if missing:
+        print(
+            f"{command}: warning: no data for {', '.join(missing)} (recorded as missing, "
+            "not 0); check the queries in the KPI catalogue or --selector",
+            file=sys.stderr,
+        )
+
+
+def _cmd_ga_kpi(args: argparse.Namespace) -> int:
+    catalogue = load_catalogue(args.config)
+    source = _source(args)
+    if args.ga_timestamp:
+        ga = _parse_timestamp(args.ga_timestamp, "--ga-timestamp")
+    elif isinstance(source, ScenarioSource):
+        ga = source.scenario.ga_timestamp
+    else:
+        raise InputError(
+            "--ga-timestamp is required with --prometheus-url, e.g. "
+            "--ga-timestamp 2025-11-18T00:00:00Z"
+        )
+    day = timedelta(days=1)
+    bar = _Bar(request_count(catalogue, ga, ga + day) * 2, args.quiet, "GA day")
+    try:
+        summary = build_ga_summary(source, catalogue, ga, _now(), args.selector, bar)
+    finally:
+        bar.close()
+    path = args.output_dir / GA_FILE
+    write_artifact(path, summary)
+    _warn_missing("tars ga-kpi", dict(summary.kpis), catalogue)
+    print(
+        f"Wrote {path}: GA day {summary.window.start:%Y-%m-%d}, {len(summary.kpis)} KPIs"
+        + (", with the pre-GA week baseline" if summary.pre_ga_kpis else "")
+    )
+    return 0
+
+
+def _cmd_stability(args: argparse.Namespace) -> int:
+    catalogue = load_catalogue(args.config)
+    ga_summary = read_artifact(args.ga_baseline, GaKpiSummary)
+    source = _source(args)
+    now = _now()
+    day_number = args.day_number or latest_complete_day(ga_summary.ga_timestamp, now)
+    start = ga_summary.ga_timestamp + timedelta(days=day_number)
+    bar = _Bar(
+        request_count(catalogue, start, start + timedelta(days=1)), args.quiet, f"day {day_number}"
+    )
+    try:
+        summary = build_day_summary(
+            source, catalogue, ga_summary, day_number, now, args.selector, bar
+        )
+    finally:
+        bar.close()
+    path = args.output_dir / day_file(day_number)
+    write_artifact(path, summary)
+    _warn_missing("tars stability", dict(summary.kpis), catalogue)
+    breached = [catalogue.slo_name(k) for k, v in summary.slos.items() if v.breached]
+    print(
+        f"Wrote {path}: day {day_number}"
+        + (f", SLO breached: {', '.join(breached)}" if breached else ", no SLO breached")
+    )
+    if summary.rollback_recommended:
+        print("ROLLBACK RECOMMENDED: " + "; ".join(summary.rollback_reasons))
+    return 0
+
+
+def _cmd_scenario_export(args: argparse.Namespace) -> int:
+    source = ScenarioSource(args.scenario)
+    raw = (
+        simulate(source.scenario)
+        if args.replicas is None
+        else simulate(source.scenario.model_copy(update={"replicas": args.replicas}))
+    )
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.output.with_name(f".{args.output.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        write_exposition(raw, handle, args.format)
+    tmp.replace(args.output)
+    series = sum(len(v) for v in (*raw.counters.values(), *raw.gauges.values()))
+    print(f"Wrote {args.output}: {series} series x {len(raw.timestamps)} samples ({args.format})")
+    return 0
 
 
 def _cmd_retro(args: argparse.Namespace) -> int:
@@ -137,6 +288,55 @@ def build_parser() -> argparse.ArgumentParser:
     )
     retro.add_argument("--config", type=Path, help="KPI catalogue (default data/config/kpis.yaml)")
     retro.set_defaults(func=_cmd_retro)
+
+    def source_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--prometheus-url",
+            help="Prometheus-compatible base URL; credentials "
+            "only from TARS_PROMETHEUS_TOKEN or TARS_PROMETHEUS_USER/_PASSWORD",
+        )
+        p.add_argument(
+            "--scenario",
+            type=Path,
+            help="simulated week instead of a backend, e.g. data/scenarios/ga_week.yaml",
+        )
+        p.add_argument("--config", type=Path, help="KPI catalogue (default data/config/kpis.yaml)")
+        p.add_argument("--selector", help="label matchers added to every query, e.g. 'job=\"api\"'")
+        p.add_argument("--timeout", type=float, default=30.0, help="seconds per request (30)")
+        p.add_argument("--retries", type=int, default=3, help="retries on 429/5xx/timeouts (3)")
+        p.add_argument("--concurrency", type=int, default=4, help="requests at once (4)")
+        p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    ga_kpi = sub.add_parser("ga-kpi", help="phase 1: collect the GA-day baseline")
+    source_flags(ga_kpi)
+    ga_kpi.add_argument("--output-dir", type=Path, default=Path("ga_kpis"))
+    ga_kpi.add_argument("--ga-timestamp", help="GA moment, e.g. 2025-11-18T00:00:00Z")
+    ga_kpi.set_defaults(func=_cmd_ga_kpi)
+
+    stability = sub.add_parser("stability", help="phase 2: summarise one day of the week")
+    source_flags(stability)
+    stability.add_argument(
+        "--day-number", type=int, help="1..7; default: the last complete day since GA"
+    )
+    stability.add_argument("--ga-baseline", type=Path, default=Path("ga_kpis") / GA_FILE)
+    stability.add_argument("--output-dir", type=Path, default=Path("stability"))
+    stability.set_defaults(func=_cmd_stability)
+
+    scenario = sub.add_parser("scenario", help="the simulated week: export its samples")
+    scenario_sub = scenario.add_subparsers(
+        dest="scenario_command", required=True, parser_class=_Parser
+    )
+    export = scenario_sub.add_parser("export", help="write the samples as OpenMetrics text")
+    export.add_argument("--scenario", type=Path, required=True)
+    export.add_argument("--output", type=Path, required=True)
+    export.add_argument(
+        "--format",
+        choices=["openmetrics", "prometheus"],
+        default="openmetrics",
+        help="openmetrics for promtool, prometheus (ms) for VictoriaMetrics",
+    )
+    export.add_argument("--replicas", type=int, help="simulate N instances (for benchmarks)")
+    export.set_defaults(func=_cmd_scenario_export)
 
     schema = sub.add_parser("schema", help="write the JSON Schemas of all six artifacts")
     schema.add_argument("--output-dir", type=Path, required=True)

@@ -55,7 +55,7 @@ def _breakdown(week: ReleaseWeek, daily_average: float) -> tuple[CostBreakdown, 
             ),
             "source",
         )
-    shares = week.catalogue.cost_shares
+    shares = week.catalogue.pricing.cost_shares
     return (
         CostBreakdown(
             compute=round(daily_average * shares.compute, 2),

@@ -84,9 +84,8 @@ def _executive(result: RetroResult) -> list[str]:
             "figures cover the days present.",
             "",
         ]
-    out += [f"*{md_escape(note)}*" for note in week.notes]
-    if week.notes:
-        out.append("")
+    for note in week.notes:
+        out += [f"*{md_escape(note)}*", ""]
     out += ["Key metrics at a glance:", ""]
     rows = []
     slo_kpis = [s.kpi for s in result.slos]

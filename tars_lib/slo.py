@@ -8,6 +8,7 @@ that would spend exactly the budget over the period is 7/P of it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -41,7 +42,8 @@ def days_to_exhaustion(consumed_percent: float, daily_uses: list[float]) -> floa
     mean_use = sum(daily_uses) / len(daily_uses)
     if mean_use <= 0.0:
         return None
-    return (100.0 - consumed_percent) / mean_use
+    left = (100.0 - consumed_percent) / mean_use
+    return left if math.isfinite(left) else None  # a vanishing burn never exhausts it
 
 
 def slo_status(consumed_percent: float, period_days: int, days: int = WEEK_DAYS) -> SloStatus:

@@ -143,3 +143,25 @@ def make_week(catalogue: Catalogue) -> WeekBuilder:
         return build_week(catalogue, series, **kwargs)  # type: ignore[arg-type]
 
     return _make
+
+
+SCENARIO = ROOT / "data" / "scenarios" / "ga_week.yaml"
+
+
+@pytest.fixture(scope="session")
+def scenario_openmetrics(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default scenario's samples as OpenMetrics text (what promtool backfills)."""
+    from tars_lib.scenario import ScenarioSource, write_exposition
+
+    path = tmp_path_factory.mktemp("scenario") / "ga_week.om.txt"
+    with path.open("w", encoding="utf-8") as handle:
+        write_exposition(ScenarioSource(SCENARIO).raw, handle, "openmetrics")
+    return path
+
+
+@pytest.fixture(scope="session")
+def scenario_truth(scenario_openmetrics: Path):  # type: ignore[no-untyped-def]
+    """Parsed samples of the scenario, for ground-truth calculations."""
+    from .truth import parse
+
+    return parse(scenario_openmetrics)

@@ -359,7 +359,7 @@ class TestCostAnalyzer:
 
     def test_breakdown_from_configured_shares(self, make_week: WeekBuilder, catalogue: Catalogue):
         result = analyze_cost(make_week(quiet(daily_cost_usd=[300.0] + [336.0] * 7)))
-        shares = catalogue.cost_shares
+        shares = catalogue.pricing.cost_shares
         assert result.cost_breakdown.compute == pytest.approx(336.0 * shares.compute)
         assert result.cost_breakdown.other == pytest.approx(336.0 * shares.other)
 
