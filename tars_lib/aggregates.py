@@ -64,6 +64,7 @@ class KpiWindow:
     value: float | None
     series: Array
     missing: str | None = None  # why there is no value
+    counts: dict[str, float] | None = None  # ratio KPIs: summed numerator and denominator
 
 
 def _single(series: SeriesSet, key: str) -> Array | None:
@@ -114,7 +115,9 @@ def kpi_window(
         total = float(den[ok].sum())
         if total <= 0:
             return KpiWindow(None, series, "no events in the window (denominator 0)")
-        return KpiWindow(100.0 * float(num[ok].sum()) / total, series)
+        part = float(num[ok].sum())
+        summed = {"numerator": part, "denominator": total}
+        return KpiWindow(100.0 * part / total, series, counts=summed)
     if kind == "cost":
         hourly = _single(components.get("hourly", SeriesSet.empty(np.empty(0, np.int64))), "hourly")
         if hourly is None and "cores" in components:

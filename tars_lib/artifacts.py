@@ -36,6 +36,15 @@ MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
 M = TypeVar("M", bound=BaseModel)
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def field_path(loc: tuple[int | str, ...]) -> str:
     """Pydantic's error location as the dotted path a user can find in the file."""
     out = ""
@@ -45,10 +54,6 @@ def field_path(loc: tuple[int | str, ...]) -> str:
         else:
             out += f".{part}" if out else str(part)
     return out or "(top level)"
-
-
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a number JSON allows")
 
 
 def read_artifact(path: Path, model: type[M]) -> M:
@@ -72,15 +77,15 @@ def read_artifact(path: Path, model: type[M]) -> M:
             f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
         ) from None
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        json.loads(text)  # syntax first: its errors carry a line and column
     except json.JSONDecodeError as exc:
         raise InputError(
             f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
-    except ValueError as exc:  # NaN / Infinity literals
-        raise InputError(f"{path}: invalid JSON: {exc}") from None
     try:
-        return model.model_validate(data)
+        # strict: "99.5" is not a number and "no" is not a boolean, as the JSON Schema says;
+        # NaN and Infinity reach the model and are refused at their field
+        return model.model_validate_json(text, strict=True)
     except ValidationError as exc:
         raise InputError(describe_validation_error(path, exc)) from None
 
@@ -90,7 +95,8 @@ def describe_validation_error(path: Path, exc: ValidationError) -> str:
     first = exc.errors()[0]
     more = exc.error_count() - 1
     suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-    return f"{path}: {field_path(first['loc'])}: {first['msg']}{suffix}"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{path}: {field_path(first['loc'])}: {message}{suffix}"
 
 
 def dump_json(model: BaseModel) -> str:
@@ -110,6 +116,7 @@ def _write_temp(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; readers on a shared drive need more
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
             handle.flush()
@@ -136,8 +143,12 @@ def write_texts_atomic(files: Iterable[tuple[Path, str]]) -> None:
         for tmp, _ in pending:
             tmp.unlink(missing_ok=True)
         raise
-    for tmp, path in pending:
-        os.replace(tmp, path)
+    try:
+        for tmp, path in pending:
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in pending:
+            tmp.unlink(missing_ok=True)  # only those a failed rename left behind exist
     for directory in {path.parent for _, path in pending}:
         _fsync_dir(directory)
 

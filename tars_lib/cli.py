@@ -229,6 +229,11 @@ def _cmd_retro(args: argparse.Namespace) -> int:
     week = load_release_week(inputs, catalogue)
     result = build_retrospective(week, _now())
     output: Path = args.output
+    if output.suffix.lower() == ".json":
+        raise InputError(
+            f"--output {output}: names the Markdown file (e.g. {output.with_suffix('.md')}); "
+            "the JSON is written beside it"
+        )
     json_path = output.with_suffix(".json")
     write_texts_atomic(
         [(output, render_markdown(result)), (json_path, dump_json(result.retrospective))]

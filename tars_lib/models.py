@@ -20,6 +20,8 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -121,11 +123,18 @@ class KpiStats(_Model):
 
 
 class KpiValue(_Model):
-    """One KPI's aggregate for a day, in its unit; ``value`` is null when no data came back."""
+    """One KPI's aggregate for a day, in its unit; ``value`` is null when no data came back.
+
+    ``series_5m`` keeps the 5-minute values (null where the backend had none) so
+    the anomaly and regression phases can work from files alone; ``counts``
+    keeps a ratio KPI's summed numerator and denominator for count tests.
+    """
 
     value: Finite | None
     unit: str
     stats: KpiStats | None = None
+    counts: dict[str, Annotated[float, Field(ge=0.0, allow_inf_nan=False)]] | None = None
+    series_5m: list[Finite | None] | None = None
 
 
 class SloDay(_Model):
@@ -204,14 +213,22 @@ class DaySummary(_Model):
     rollback_recommended: bool = False
     rollback_reasons: list[str] = []
 
+    @field_validator("window")
+    @classmethod
+    def _window_is_the_day(cls, window: Window, info: ValidationInfo) -> Window:
+        day, ga = info.data.get("day_number"), info.data.get("ga_timestamp")
+        if day is None or ga is None:
+            return window  # their own errors are reported
+        expected = ga + timedelta(days=day)
+        if window.start != expected or window.end != expected + timedelta(days=1):
+            raise ValueError(
+                f"must be [{format_utc(expected)}, "
+                f"{format_utc(expected + timedelta(days=1))}) for day {day}"
+            )
+        return window
+
     @model_validator(mode="after")
     def _consistent(self) -> DaySummary:
-        expected = self.ga_timestamp + timedelta(days=self.day_number)
-        if self.window.start != expected or self.window.end != expected + timedelta(days=1):
-            raise ValueError(
-                f"window must be [{format_utc(expected)}, "
-                f"{format_utc(expected + timedelta(days=1))}) for day {self.day_number}"
-            )
         if self.rollback_recommended and not self.rollback_reasons:
             raise ValueError("rollback_recommended is true but rollback_reasons is empty")
         return self
