@@ -198,10 +198,10 @@ def _cmd_scenario_export(args: argparse.Namespace) -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.output.with_name(f".{args.output.name}.tmp")
     with open(tmp, "w", encoding="utf-8") as handle:
-        write_exposition(raw, handle, args.format)
+        write_exposition(raw, handle)
     tmp.replace(args.output)
     series = sum(len(v) for v in (*raw.counters.values(), *raw.gauges.values()))
-    print(f"Wrote {args.output}: {series} series x {len(raw.timestamps)} samples ({args.format})")
+    print(f"Wrote {args.output}: {series} series x {len(raw.timestamps)} samples (OpenMetrics)")
     return 0
 
 
@@ -334,12 +334,6 @@ def build_parser() -> argparse.ArgumentParser:
     export = scenario_sub.add_parser("export", help="write the samples as OpenMetrics text")
     export.add_argument("--scenario", type=Path, required=True)
     export.add_argument("--output", type=Path, required=True)
-    export.add_argument(
-        "--format",
-        choices=["openmetrics", "prometheus"],
-        default="openmetrics",
-        help="openmetrics for promtool, prometheus (ms) for VictoriaMetrics",
-    )
     export.add_argument("--replicas", type=int, help="simulate N instances (for benchmarks)")
     export.set_defaults(func=_cmd_scenario_export)
 

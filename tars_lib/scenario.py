@@ -348,27 +348,26 @@ def _label_text(labels: Labels) -> str:
     return ",".join(f'{k}="{esc(v)}"' for k, v in labels.items())
 
 
-def _exposition_lines(raw: RawSamples, millis: bool) -> Iterator[str]:
+def _exposition_lines(raw: RawSamples) -> Iterator[str]:
     for kind, metrics in (("counter", raw.counters), ("gauge", raw.gauges)):
         for name, series in metrics.items():
-            family = name.removesuffix("_total") if kind == "counter" else name
-            if not millis and name.endswith("_total"):
-                yield f"# TYPE {family} counter\n"
+            if kind == "counter" and name.endswith("_total"):
+                yield f"# TYPE {name.removesuffix('_total')} counter\n"
             for labels, values in series:
                 head = f"{name}{{{_label_text(labels)}}} "
                 for t, v in zip(raw.timestamps.tolist(), values.tolist(), strict=True):
-                    stamp = t * 1000 if millis else t
-                    yield f"{head}{v:.17g} {stamp}\n"
-    if not millis:
-        yield "# EOF\n"
+                    yield f"{head}{v:.17g} {t}\n"
+    yield "# EOF\n"
 
 
-def write_exposition(raw: RawSamples, handle: TextIO, fmt: str = "openmetrics") -> None:
-    """OpenMetrics (timestamps in seconds, for ``promtool``) or Prometheus text (milliseconds,
-    for VictoriaMetrics' ``/api/v1/import/prometheus``)."""
-    if fmt not in ("openmetrics", "prometheus"):
-        raise InputError(f"unknown exposition format {fmt!r}: openmetrics or prometheus")
-    handle.writelines(_exposition_lines(raw, millis=fmt == "prometheus"))
+def write_exposition(raw: RawSamples, handle: TextIO) -> None:
+    """OpenMetrics text with timestamps in seconds, ending in ``# EOF``.
+
+    ``promtool tsdb create-blocks-from openmetrics`` backfills Prometheus from it and
+    VictoriaMetrics' ``/api/v1/import/prometheus`` takes the same file (tests/servers.py
+    records what each accepts).
+    """
+    handle.writelines(_exposition_lines(raw))
 
 
 # --------------------------------------------------------------------------- the source

@@ -155,7 +155,7 @@ def scenario_openmetrics(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     path = tmp_path_factory.mktemp("scenario") / "ga_week.om.txt"
     with path.open("w", encoding="utf-8") as handle:
-        write_exposition(ScenarioSource(SCENARIO).raw, handle, "openmetrics")
+        write_exposition(ScenarioSource(SCENARIO).raw, handle)
     return path
 
 

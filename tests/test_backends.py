@@ -1,0 +1,140 @@
+"""Collection against real backends filled with the simulated week's samples.
+
+The scenario is exported as OpenMetrics, backfilled into a real Prometheus
+(promtool) and imported into a real VictoriaMetrics; the KPIs collected through
+the default PromQL must match ground truth computed independently from the same
+samples (tests/truth.py): 0.5% relative, 1% for histogram quantiles.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tars_lib.catalogue import Catalogue
+from tars_lib.collector import build_day_summary, build_ga_summary
+from tars_lib.prometheus import PrometheusSource, credentials_from_env
+
+from .servers import prometheus_from_openmetrics, require_binary, victoria_metrics_from_text
+from .test_collector import assert_matches_truth
+from .truth import day_truth
+
+GA = datetime(2025, 11, 18, tzinfo=UTC)
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+TARS = str(Path(sys.executable).with_name("tars"))
+
+
+def _t(day: int) -> int:
+    return int((GA + timedelta(days=day)).timestamp())
+
+
+@pytest.fixture(scope="module")
+def prometheus_url(
+    scenario_openmetrics: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    require_binary("prometheus")
+    require_binary("promtool")
+    with prometheus_from_openmetrics(scenario_openmetrics, tmp_path_factory.mktemp("prom")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def victoria_url(
+    scenario_openmetrics: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    require_binary("victoria-metrics")
+    with victoria_metrics_from_text(scenario_openmetrics, tmp_path_factory.mktemp("vm")) as url:
+        yield url
+
+
+def source(url: str) -> PrometheusSource:
+    return PrometheusSource(url, credentials=credentials_from_env({}), timeout=30)
+
+
+@pytest.mark.parametrize("backend", ["prometheus_url", "victoria_url"])
+def test_ga_day_and_incident_days_match_ground_truth(
+    backend: str,
+    request: pytest.FixtureRequest,
+    catalogue: Catalogue,
+    scenario_truth,  # type: ignore[no-untyped-def]
+) -> None:
+    url = request.getfixturevalue(backend)
+    src = source(url)
+    ga = build_ga_summary(src, catalogue, GA, NOW)
+    assert ga.source.kind == "prometheus" and ga.source.location == url
+    assert_matches_truth(
+        {k: v.value for k, v in ga.kpis.items()}, day_truth(scenario_truth, _t(0), _t(1))
+    )
+    assert ga.pre_ga_kpis is not None
+    pre_truth = day_truth(scenario_truth, _t(-7), _t(0))
+    assert ga.pre_ga_kpis["availability"].value == pytest.approx(
+        pre_truth["availability"], rel=0.005
+    )
+    for day in (2, 4):
+        summary = build_day_summary(src, catalogue, ga, day, NOW)
+        truth = day_truth(scenario_truth, _t(day), _t(day + 1))
+        assert_matches_truth({k: v.value for k, v in summary.kpis.items()}, truth)
+        assert summary.slos["p99_latency"].bad_fraction == pytest.approx(
+            truth["p99_bad_window_fraction"], abs=1 / 288
+        )
+    assert summary.rollback_recommended  # day 4: the error burst breaches the SLOs
+
+
+def test_selector_scopes_every_query(
+    prometheus_url: str, catalogue: Catalogue, scenario_truth
+) -> None:  # type: ignore[no-untyped-def]
+    src = source(prometheus_url)
+    scoped = build_ga_summary(src, catalogue, GA, NOW, selector='job="api"')
+    truth = day_truth(scenario_truth, _t(0), _t(1))
+    assert scoped.kpis["availability"].value == pytest.approx(truth["availability"], rel=1e-6)
+    other = build_ga_summary(src, catalogue, GA, NOW, selector='job="billing"')
+    assert all(v.value is None for v in other.kpis.values())
+
+
+def test_cli_collects_from_prometheus(prometheus_url: str, tmp_path: Path, scenario_truth) -> None:  # type: ignore[no-untyped-def]
+    env = {**os.environ, "TARS_PROMETHEUS_TOKEN": "canary-token-b1c2"}
+    ga = subprocess.run(
+        [
+            TARS,
+            "ga-kpi",
+            "--prometheus-url",
+            prometheus_url,
+            "--ga-timestamp",
+            "2025-11-18T00:00:00Z",
+            "--output-dir",
+            "ga_kpis",
+            "--quiet",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    assert ga.returncode == 0, ga.stderr
+    day = subprocess.run(
+        [TARS, "stability", "--prometheus-url", prometheus_url, "--day-number", "2"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    assert day.returncode == 0, day.stderr
+    assert "SLO breached: P99 Latency" in day.stdout
+    written = (tmp_path / "ga_kpis" / "ga_kpi_summary.json").read_text()
+    assert "canary-token-b1c2" not in written + ga.stdout + ga.stderr + day.stdout
+    data = json.loads(written)
+    truth = day_truth(scenario_truth, _t(0), _t(1))
+    assert data["kpis"]["p99_latency_ms"]["value"] == pytest.approx(
+        truth["p99_latency_ms"], rel=0.01
+    )
