@@ -18,6 +18,8 @@ __all__ = [
     "DEFAULT_CONFIG",
     "Catalogue",
     "CostShares",
+    "HealthConfig",
+    "HealthWeights",
     "KpiSpec",
     "Pricing",
     "SloSpec",
@@ -122,9 +124,37 @@ DEFAULT_PRICING = Pricing(
 )
 
 
+class HealthWeights(_Config):
+    slo_compliance: Annotated[float, Field(ge=0.0)] = 0.4
+    anomaly_load: Annotated[float, Field(ge=0.0)] = 0.2
+    drift: Annotated[float, Field(ge=0.0)] = 0.2
+    resource_headroom: Annotated[float, Field(ge=0.0)] = 0.2
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> HealthWeights:
+        if self.slo_compliance + self.anomaly_load + self.drift + self.resource_headroom <= 0:
+            raise ValueError("at least one health weight must be positive")
+        return self
+
+
+class HealthConfig(_Config):
+    """The daily health score: component weights and the status bands."""
+
+    weights: HealthWeights = HealthWeights()
+    healthy_at: Annotated[float, Field(ge=0.0, le=100.0)] = 80.0
+    degraded_at: Annotated[float, Field(ge=0.0, le=100.0)] = 60.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> HealthConfig:
+        if self.degraded_at > self.healthy_at:
+            raise ValueError("degraded_at must not be above healthy_at")
+        return self
+
+
 class Catalogue(_Config):
     kpis: dict[str, KpiSpec]
     slos: dict[str, SloSpec] = {}
+    health: HealthConfig = HealthConfig()
     pricing_file: str | None = None
     pricing: Pricing = DEFAULT_PRICING
 

@@ -14,27 +14,34 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 from pydantic import BaseModel
 
+from tars_lib.anomaly import detect, matrix_from_windows
 from tars_lib.artifacts import dump_json, read_artifact, write_artifact, write_texts_atomic
 from tars_lib.catalogue import Catalogue, load_catalogue
 from tars_lib.collector import (
+    STEP_SECONDS,
     build_day_summary,
     build_ga_summary,
+    collect_window,
     latest_complete_day,
     request_count,
 )
 from tars_lib.errors import InputError, TarsError
 from tars_lib.markdown import render_markdown
 from tars_lib.models import (
+    WEEK_DAYS,
     AnomalyEvents,
     DaySummary,
     GaKpiSummary,
     HealthReport,
     RegressionSummary,
     Retrospective,
+    Window,
 )
 from tars_lib.prometheus import PrometheusSource
+from tars_lib.regression import analyze_regressions
 from tars_lib.retrospective import build_retrospective
 from tars_lib.scenario import ScenarioSource, simulate, write_exposition
 from tars_lib.source import MetricSource
@@ -44,6 +51,7 @@ from tars_lib.workspace import (
     RetroInputs,
     auto_inputs,
     day_file,
+    load_day_summaries,
     load_release_week,
 )
 
@@ -188,6 +196,89 @@ def _cmd_stability(args: argparse.Namespace) -> int:
     return 0
 
 
+def _anomaly_window(args: argparse.Namespace, ga: datetime, now: datetime) -> Window:
+    day = timedelta(days=1)
+    if args.day_number is not None and (args.start or args.end):
+        raise InputError("pass --day-number or --start/--end, not both")
+    if args.day_number is not None:
+        if not 1 <= args.day_number <= WEEK_DAYS:
+            raise InputError(f"--day-number {args.day_number}: the release week has days 1..7")
+        start = ga + args.day_number * day
+        return Window(start=start, end=start + day)
+    start = _parse_timestamp(args.start, "--start") if args.start else ga + day
+    if args.end:
+        end = _parse_timestamp(args.end, "--end")
+    elif now >= ga + (WEEK_DAYS + 1) * day:  # the week is over: all of it
+        end = ga + (WEEK_DAYS + 1) * day
+    else:  # up to the end of the last complete day
+        end = ga + (latest_complete_day(ga, now) + 1) * day
+    if start < ga + day or end <= start:
+        raise InputError(
+            "the window must start on or after day 1 (GA + 24 h) and end after "
+            "it starts; the GA day itself is the detector's warm-up"
+        )
+    return Window(start=start, end=end)
+
+
+def _cmd_anomalies(args: argparse.Namespace) -> int:
+    if args.z_threshold <= 0:
+        raise InputError(f"--z-threshold {args.z_threshold:g}: must be positive (default 3.0)")
+    if not 0 < args.ewma_alpha <= 1:
+        raise InputError(f"--ewma-alpha {args.ewma_alpha:g}: must be in (0, 1] (default 0.3)")
+    catalogue = load_catalogue(args.config)
+    ga_summary = read_artifact(args.baseline, GaKpiSummary)
+    source = _source(args)
+    now = _now()
+    ga = ga_summary.ga_timestamp
+    window = _anomaly_window(args, ga, now)
+    if window.end > now:
+        raise InputError(f"the window ends {window.end:%Y-%m-%dT%H:%M:%SZ}, in the future")
+    bar = _Bar(request_count(catalogue, ga, window.end), args.quiet, "anomalies")
+    try:
+        windows = collect_window(source, catalogue, args.selector, ga, window.end, bar)
+    finally:
+        bar.close()
+    step = STEP_SECONDS
+    grid = np.arange(int(ga.timestamp()) + step, int(window.end.timestamp()) + 1, step)
+    matrix = matrix_from_windows(
+        list(catalogue.kpis),
+        {k: w.series for k, w in windows.items()},
+        grid,
+        86400 // step,
+        step,
+    )
+    events = detect(matrix, catalogue, window, args.z_threshold, args.ewma_alpha, now)
+    write_artifact(args.output_file, events)
+    adverse = [e for e in events.events if e.impact == "adverse"]
+    print(
+        f"Wrote {args.output_file}: {len(events.events)} events ({len(adverse)} adverse) "
+        f"in {window.start:%Y-%m-%d %H:%M} .. {window.end:%Y-%m-%d %H:%M} UTC, "
+        f"{len(matrix.kpis)} series, z > {args.z_threshold:g}, alpha {args.ewma_alpha:g}"
+    )
+    return 0
+
+
+def _cmd_regression(args: argparse.Namespace) -> int:
+    if args.recent_days < 1:
+        raise InputError(f"--recent-days {args.recent_days}: must be at least 1")
+    catalogue = load_catalogue(args.config)
+    ga_summary = read_artifact(args.ga_baseline, GaKpiSummary)
+    days = load_day_summaries(args.seven_day_summaries, ga_summary, args.ga_baseline)
+    previous = None
+    if args.previous_release is not None:
+        previous = read_artifact(args.previous_release, GaKpiSummary)
+    summary = analyze_regressions(catalogue, ga_summary, days, _now(), previous, args.recent_days)
+    write_artifact(args.output, summary)
+    verdict = summary.rollback_recommendation
+    print(
+        f"Wrote {args.output}: {len(summary.regressions)} regression(s) against "
+        f"{', '.join(summary.baselines)}; rollback {verdict.verdict.replace('_', ' ')}"
+    )
+    for reason in verdict.reasons:
+        print(f"  - {reason.text}")
+    return 0
+
+
 def _cmd_scenario_export(args: argparse.Namespace) -> int:
     source = ScenarioSource(args.scenario)
     raw = (
@@ -326,6 +417,47 @@ def build_parser() -> argparse.ArgumentParser:
     stability.add_argument("--ga-baseline", type=Path, default=Path("ga_kpis") / GA_FILE)
     stability.add_argument("--output-dir", type=Path, default=Path("stability"))
     stability.set_defaults(func=_cmd_stability)
+
+    anomalies = sub.add_parser("anomalies", help="phase 3: EWMA z-score anomaly detection")
+    source_flags(anomalies)
+    anomalies.add_argument(
+        "--baseline",
+        type=Path,
+        default=Path("ga_kpis") / GA_FILE,
+        help="ga_kpi_summary.json (its GA day warms the detector up)",
+    )
+    anomalies.add_argument("--output-file", type=Path, default=Path("anomaly_events.json"))
+    anomalies.add_argument("--z-threshold", type=float, default=3.0)
+    anomalies.add_argument("--ewma-alpha", type=float, default=0.3)
+    anomalies.add_argument(
+        "--day-number",
+        type=int,
+        help="one day (1..7); default: days 1.. up to the last complete day",
+    )
+    anomalies.add_argument("--start", help="window start, ISO 8601 UTC (instead of a day)")
+    anomalies.add_argument("--end", help="window end, ISO 8601 UTC")
+    anomalies.set_defaults(func=_cmd_anomalies)
+
+    regression = sub.add_parser("regression", help="phase 5: regressions and rollback verdict")
+    regression.add_argument("--ga-baseline", type=Path, default=Path("ga_kpis") / GA_FILE)
+    regression.add_argument(
+        "--7day-summaries",
+        dest="seven_day_summaries",
+        type=Path,
+        default=Path("stability"),
+        help="directory of day_NN_summary.json",
+    )
+    regression.add_argument("--output", type=Path, default=Path("regression_summary.json"))
+    regression.add_argument(
+        "--previous-release",
+        type=Path,
+        help="the previous release's ga_kpi_summary.json, a third baseline",
+    )
+    regression.add_argument(
+        "--recent-days", type=int, default=3, help="judge the last N days of the week (3)"
+    )
+    regression.add_argument("--config", type=Path, help="KPI catalogue")
+    regression.set_defaults(func=_cmd_regression)
 
     scenario = sub.add_parser("scenario", help="the simulated week: export its samples")
     scenario_sub = scenario.add_subparsers(

@@ -142,40 +142,58 @@ def _episodes(flags: list[Flag]) -> list[list[Flag]]:
     return out
 
 
-def _in_target(week: ReleaseWeek, kpi: str, spec: KpiSpec | None, day: int) -> bool | None:
+RECOVERY_BAND = 10.0
+"""A KPI without a target has recovered when it is back within 10% of its GA-day value."""
+
+
+def _acceptable(
+    week: ReleaseWeek, kpi: str, spec: KpiSpec | None, day: int
+) -> tuple[bool | None, str]:
+    """Whether the KPI is acceptable on ``day``, and how that reads in a sentence.
+
+    Against its target when it has one; otherwise against its GA-day value
+    (less than 10% worse); None when neither can be judged.
+    """
     value = week.value(kpi, day)
-    if value is None or spec is None or spec.target is None:
-        return None
-    return meets_target(value, spec)
+    if value is None or spec is None:
+        return None, ""
+    unit = spec.unit
+    shown = format_value(value, unit, True)
+    if spec.target is not None:
+        target = format_value(spec.target, unit)
+        if meets_target(value, spec):
+            return True, f"{shown}, within the {target} target"
+        return False, f"{shown} vs {target}"
+    ga = week.value(kpi, 0)
+    if not ga or spec.direction == "neutral":
+        return None, shown
+    worse = (value - ga) / abs(ga) * 100.0 * (1 if spec.direction == "lower" else -1)
+    if worse < RECOVERY_BAND:
+        return True, f"{shown}, within {RECOVERY_BAND:g}% of the GA-day {format_value(ga, unit)}"
+    return False, f"{shown}, {worse:.1f}% worse than the GA-day {format_value(ga, unit)}"
 
 
 def _resolution(
     week: ReleaseWeek, kpi: str, spec: KpiSpec | None, last_flagged: int
 ) -> tuple[bool, str]:
-    """Resolved when the KPI is back within target (or free of flags) by the last day."""
+    """Resolved when the KPI is acceptable again by the last day (see ``_acceptable``)."""
     last_day = week.last_day
-    unit = spec.unit if spec else ""
     if last_flagged >= last_day:
         value = week.value(kpi, last_day)
-        shown = format_value(value, unit, True) if value is not None else "no data"
-        return False, f"Still degraded on Day {last_day}, the last day of data ({shown})"
-    final_ok = _in_target(week, kpi, spec, last_day)
-    if final_ok is False:
-        value = week.value(kpi, last_day)
-        assert value is not None and spec is not None and spec.target is not None
-        return False, (
-            f"Still outside target on Day {last_day}: {format_value(value, unit, True)} "
-            f"vs {format_value(spec.target, unit)}"
+        shown = (
+            format_value(value, spec.unit if spec else "", True)
+            if value is not None
+            else ("no data")
         )
+        return False, f"Still degraded on Day {last_day}, the last day of data ({shown})"
+    final_ok, final_text = _acceptable(week, kpi, spec, last_day)
+    if final_ok is False:
+        where = "outside target" if spec is not None and spec.target is not None else "degraded"
+        return False, f"Still {where} on Day {last_day}: {final_text}"
     for day in range(last_flagged + 1, last_day + 1):
-        ok = _in_target(week, kpi, spec, day)
+        ok, text = _acceptable(week, kpi, spec, day)
         if day in week.days and ok is not False:
-            value = week.value(kpi, day)
-            shown = f": {format_value(value, unit, True)}" if value is not None else ""
-            if ok:
-                assert spec is not None and spec.target is not None
-                shown += f", within the {format_value(spec.target, unit)} target"
-            return True, f"Recovered on Day {day}{shown}"
+            return True, f"Recovered on Day {day}" + (f": {text}" if text else "")
     return True, f"Recovered by Day {last_day}"
 
 

@@ -160,8 +160,8 @@ def _drifts(result: RetroResult) -> list[str]:
     rows = [
         [
             md_escape(d.metric_name),
-            f"{d.baseline_value:g}",
-            f"{d.final_value:g}",
+            f"{d.baseline_value:.4g}",
+            f"{d.final_value:.4g}",
             f"{d.drift_percent:+.1f}%",
             d.trend,
             "yes" if d.investigation_needed else "no",

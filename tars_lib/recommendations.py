@@ -153,8 +153,8 @@ def collect_findings(
         out.append(Finding(_DEGRADATION_PRIORITY[(d.severity, d.resolved)], text, action))
     for drift in drifts:
         change = (
-            f"{drift.drift_percent:+.1f}% since GA ({drift.baseline_value:g} to "
-            f"{drift.final_value:g}, {drift.trend})"
+            f"{drift.drift_percent:+.1f}% since GA ({drift.baseline_value:.4g} to "
+            f"{drift.final_value:.4g}, {drift.trend})"
         )
         if drift.investigation_needed:
             out.append(

@@ -31,6 +31,7 @@ __all__ = [
     "RetroInputs",
     "auto_inputs",
     "day_file",
+    "load_day_summaries",
     "load_release_week",
 ]
 
@@ -83,7 +84,8 @@ def _ga_path(ga_data: Path) -> Path:
     return path
 
 
-def _load_days(directory: Path, ga: GaKpiSummary, ga_path: Path) -> dict[int, DaySummary]:
+def load_day_summaries(directory: Path, ga: GaKpiSummary, ga_path: Path) -> dict[int, DaySummary]:
+    """Every day_NN_summary.json in ``directory``, checked against the GA summary."""
     if not directory.is_dir():
         raise InputError(
             f"{directory}: daily summaries directory not found; run phase 2 "
@@ -132,7 +134,7 @@ def load_release_week(inputs: RetroInputs, catalogue: Catalogue) -> ReleaseWeek:
     ga_path = _ga_path(inputs.ga_data)
     ga = read_artifact(ga_path, GaKpiSummary)
     _check_kpis(ga_path, "kpis", set(ga.kpis), catalogue)
-    days = _load_days(inputs.seven_day_data, ga, ga_path)
+    days = load_day_summaries(inputs.seven_day_data, ga, ga_path)
     for number, summary in days.items():
         _check_kpis(inputs.seven_day_data / day_file(number), "kpis", set(summary.kpis), catalogue)
     notes: list[str] = []
