@@ -29,6 +29,7 @@ from tars_lib.collector import (
     request_count,
 )
 from tars_lib.errors import InputError, TarsError
+from tars_lib.health import build_health_report
 from tars_lib.markdown import render_markdown
 from tars_lib.models import (
     WEEK_DAYS,
@@ -258,6 +259,31 @@ def _cmd_anomalies(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_health(args: argparse.Namespace) -> int:
+    catalogue = load_catalogue(args.config)
+    day = read_artifact(args.stability_data, DaySummary)
+    if args.day_number is not None and args.day_number != day.day_number:
+        raise InputError(
+            f"{args.stability_data}: day_number: is {day.day_number} but --day-number says "
+            f"{args.day_number}"
+        )
+    anomalies = None
+    if args.anomaly_data is not None:
+        anomalies = read_artifact(args.anomaly_data, AnomalyEvents)
+    report = build_health_report(day, anomalies, catalogue, _now())
+    output = args.output_file or args.stability_data.with_name(
+        f"day_{day.day_number:02d}_HEALTH.json"
+    )
+    write_artifact(output, report)
+    print(
+        f"Wrote {output}: day {day.day_number} health {report.health_score:.1f} "
+        f"({report.status}), {len(report.mitigation_plan)} mitigation action(s)"
+    )
+    for action in report.mitigation_plan[:5]:
+        print(f"  [{action.priority}] {action.finding}")
+    return 0
+
+
 def _cmd_regression(args: argparse.Namespace) -> int:
     if args.recent_days < 1:
         raise InputError(f"--recent-days {args.recent_days}: must be at least 1")
@@ -437,6 +463,21 @@ def build_parser() -> argparse.ArgumentParser:
     anomalies.add_argument("--start", help="window start, ISO 8601 UTC (instead of a day)")
     anomalies.add_argument("--end", help="window end, ISO 8601 UTC")
     anomalies.set_defaults(func=_cmd_anomalies)
+
+    health = sub.add_parser("health", help="phase 4: a day's health score and mitigation plan")
+    health.add_argument(
+        "--stability-data",
+        type=Path,
+        required=True,
+        help="the day's summary, e.g. stability/day_01_summary.json",
+    )
+    health.add_argument("--anomaly-data", type=Path, help="anomaly_events.json (phase 3)")
+    health.add_argument(
+        "--output-file", type=Path, help="default: day_NN_HEALTH.json beside the day's summary"
+    )
+    health.add_argument("--day-number", type=int, help="checked against the summary's day")
+    health.add_argument("--config", type=Path, help="KPI catalogue")
+    health.set_defaults(func=_cmd_health)
 
     regression = sub.add_parser("regression", help="phase 5: regressions and rollback verdict")
     regression.add_argument("--ga-baseline", type=Path, default=Path("ga_kpis") / GA_FILE)

@@ -316,7 +316,9 @@ def _verdict(
             if best.adverse_change_percent is None
             else f"{best.adverse_change_percent:+.1f}%"
         )
-        p_text = "" if best.p_value is None else f", p = {best.p_value:.2g}"
+        p_text = ""
+        if best.p_value is not None:
+            p_text = ", p < 1e-300" if best.p_value == 0 else f", p = {best.p_value:.2g}"
         reasons.append(
             RollbackReason(
                 kpi=reg.kpi,

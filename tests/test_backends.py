@@ -138,3 +138,47 @@ def test_cli_collects_from_prometheus(prometheus_url: str, tmp_path: Path, scena
     assert data["kpis"]["p99_latency_ms"]["value"] == pytest.approx(
         truth["p99_latency_ms"], rel=0.01
     )
+
+
+def test_judgement_phases_run_against_prometheus(prometheus_url: str, tmp_path: Path) -> None:
+    """Phases 1 to 6 against the real backend, each writing a schema-valid artifact."""
+    steps = [
+        [
+            "ga-kpi",
+            "--prometheus-url",
+            prometheus_url,
+            "--ga-timestamp",
+            "2025-11-18T00:00:00Z",
+            "--quiet",
+        ],
+        *[
+            ["stability", "--prometheus-url", prometheus_url, "--day-number", str(d), "--quiet"]
+            for d in range(1, 8)
+        ],
+        ["anomalies", "--prometheus-url", prometheus_url, "--quiet"],
+        [
+            "health",
+            "--stability-data",
+            "stability/day_04_summary.json",
+            "--anomaly-data",
+            "anomaly_events.json",
+        ],
+        ["regression"],
+        ["retro", "--auto"],
+    ]
+    for args in steps:
+        result = subprocess.run(
+            [TARS, *args], cwd=tmp_path, capture_output=True, text=True, check=False, timeout=300
+        )
+        assert result.returncode == 0, (args, result.stderr)
+    events = json.loads((tmp_path / "anomaly_events.json").read_text())
+    assert any(
+        e["metric_name"] == "error_rate" and e["impact"] == "adverse" for e in events["events"]
+    )
+    health = json.loads((tmp_path / "stability" / "day_04_HEALTH.json").read_text())
+    assert health["status"] in ("degraded", "critical")
+    assert any(a["kpi"] == "error_rate" for a in health["mitigation_plan"])
+    regression = json.loads((tmp_path / "regression_summary.json").read_text())
+    assert regression["baselines"] == ["ga_day", "pre_ga_week", "slo_target"]
+    retro = json.loads((tmp_path / "docs/final/GA_7DAY_RETROSPECTIVE.json").read_text())
+    assert any(d["day_occurred"] == 4 for d in retro["degradations"])
