@@ -14,49 +14,41 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 from pydantic import BaseModel
 
-from tars_lib.anomaly import detect, matrix_from_windows
-from tars_lib.artifacts import dump_json, read_artifact, write_artifact, write_texts_atomic
-from tars_lib.catalogue import Catalogue, load_catalogue
-from tars_lib.collector import (
-    STEP_SECONDS,
-    build_day_summary,
-    build_ga_summary,
-    collect_window,
-    latest_complete_day,
-    request_count,
-)
+from tars_lib.artifacts import read_artifact, write_texts_atomic
+from tars_lib.catalogue import load_catalogue
+from tars_lib.collector import latest_complete_day, request_count
 from tars_lib.errors import InputError, TarsError
-from tars_lib.health import build_health_report
-from tars_lib.markdown import render_markdown
 from tars_lib.models import (
-    WEEK_DAYS,
     AnomalyEvents,
     DaySummary,
     GaKpiSummary,
     HealthReport,
+    KpiValue,
     RegressionSummary,
     Retrospective,
-    Window,
 )
-from tars_lib.prometheus import PrometheusSource
-from tars_lib.regression import analyze_regressions
-from tars_lib.retrospective import build_retrospective
+from tars_lib.phases import (
+    anomaly_window,
+    make_source,
+    now_utc,
+    parse_timestamp,
+    run_anomalies,
+    run_ga_kpi,
+    run_health,
+    run_regression,
+    run_retro,
+    run_stability,
+)
 from tars_lib.scenario import ScenarioSource, simulate, write_exposition
 from tars_lib.source import MetricSource
-from tars_lib.workspace import (
-    DEFAULT_OUTPUT,
-    GA_FILE,
-    RetroInputs,
-    auto_inputs,
-    day_file,
-    load_day_summaries,
-    load_release_week,
-)
+from tars_lib.workspace import DEFAULT_OUTPUT, GA_FILE, RetroInputs, auto_inputs
 
 __all__ = ["main"]
+
+DAY = timedelta(days=1)
+NOW0 = datetime(2000, 1, 1, tzinfo=UTC)  # any day: only the number of requests matters
 
 SCHEMAS: dict[str, type[BaseModel]] = {
     "ga_kpi_summary": GaKpiSummary,
@@ -73,42 +65,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise InputError(f"{message} (see `{self.prog} --help`)")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
-
-
-def _parse_timestamp(text: str, flag: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError(
-            f"{flag} {text!r}: not an ISO 8601 timestamp such as 2025-11-18T00:00:00Z"
-        ) from None
-    if moment.tzinfo is None:
-        raise InputError(f"{flag} {text!r}: needs a time zone, e.g. 2025-11-18T00:00:00Z")
-    return moment.astimezone(UTC)
-
-
-def _source(args: argparse.Namespace) -> MetricSource:
-    """--prometheus-url or --scenario, never a silent default."""
-    if args.prometheus_url and args.scenario:
-        raise InputError("pass --prometheus-url or --scenario, not both")
-    if args.prometheus_url:
-        return PrometheusSource(
-            args.prometheus_url,
-            timeout=args.timeout,
-            retries=args.retries,
-            concurrency=args.concurrency,
-        )
-    if args.scenario:
-        return ScenarioSource(args.scenario, args.selector)
-    raise InputError(
-        "say where the metrics come from: --prometheus-url http://HOST:9090 for Prometheus "
-        "(or Thanos, Mimir, VictoriaMetrics), or --scenario data/scenarios/ga_week.yaml for "
-        "the simulated week"
-    )
 
 
 class _Bar:
@@ -130,8 +86,19 @@ class _Bar:
             self._bar.close()
 
 
-def _warn_missing(command: str, kpis: dict[str, object], catalogue: Catalogue) -> None:
-    missing = [k for k, v in kpis.items() if getattr(v, "value", None) is None]
+def _source(args: argparse.Namespace) -> MetricSource:
+    return make_source(
+        args.prometheus_url,
+        args.scenario,
+        args.selector,
+        timeout=args.timeout,
+        retries=args.retries,
+        concurrency=args.concurrency,
+    )
+
+
+def _warn_missing(command: str, kpis: dict[str, KpiValue]) -> None:
+    missing = [k for k, v in kpis.items() if v.value is None]
     if missing:
         print(
             f"{command}: warning: no data for {', '.join(missing)} (recorded as missing, "
@@ -143,24 +110,15 @@ def _warn_missing(command: str, kpis: dict[str, object], catalogue: Catalogue) -
 def _cmd_ga_kpi(args: argparse.Namespace) -> int:
     catalogue = load_catalogue(args.config)
     source = _source(args)
-    if args.ga_timestamp:
-        ga = _parse_timestamp(args.ga_timestamp, "--ga-timestamp")
-    elif isinstance(source, ScenarioSource):
-        ga = source.scenario.ga_timestamp
-    else:
-        raise InputError(
-            "--ga-timestamp is required with --prometheus-url, e.g. "
-            "--ga-timestamp 2025-11-18T00:00:00Z"
-        )
-    day = timedelta(days=1)
-    bar = _Bar(request_count(catalogue, ga, ga + day) * 2, args.quiet, "GA day")
+    ga = parse_timestamp(args.ga_timestamp, "--ga-timestamp") if args.ga_timestamp else None
+    bar = _Bar(request_count(catalogue, NOW0, NOW0 + DAY) * 2, args.quiet, "GA day")
     try:
-        summary = build_ga_summary(source, catalogue, ga, _now(), args.selector, bar)
+        summary, path = run_ga_kpi(
+            source, catalogue, args.output_dir, ga, now_utc(), args.selector, bar
+        )
     finally:
         bar.close()
-    path = args.output_dir / GA_FILE
-    write_artifact(path, summary)
-    _warn_missing("tars ga-kpi", dict(summary.kpis), catalogue)
+    _warn_missing("tars ga-kpi", dict(summary.kpis))
     print(
         f"Wrote {path}: GA day {summary.window.start:%Y-%m-%d}, {len(summary.kpis)} KPIs"
         + (", with the pre-GA week baseline" if summary.pre_ga_kpis else "")
@@ -170,26 +128,25 @@ def _cmd_ga_kpi(args: argparse.Namespace) -> int:
 
 def _cmd_stability(args: argparse.Namespace) -> int:
     catalogue = load_catalogue(args.config)
-    ga_summary = read_artifact(args.ga_baseline, GaKpiSummary)
     source = _source(args)
-    now = _now()
-    day_number = args.day_number or latest_complete_day(ga_summary.ga_timestamp, now)
-    start = ga_summary.ga_timestamp + timedelta(days=day_number)
-    bar = _Bar(
-        request_count(catalogue, start, start + timedelta(days=1)), args.quiet, f"day {day_number}"
-    )
+    bar = _Bar(request_count(catalogue, NOW0, NOW0 + DAY), args.quiet, "day")
     try:
-        summary = build_day_summary(
-            source, catalogue, ga_summary, day_number, now, args.selector, bar
+        summary, path = run_stability(
+            source,
+            catalogue,
+            args.ga_baseline,
+            args.output_dir,
+            args.day_number,
+            now_utc(),
+            args.selector,
+            bar,
         )
     finally:
         bar.close()
-    path = args.output_dir / day_file(day_number)
-    write_artifact(path, summary)
-    _warn_missing("tars stability", dict(summary.kpis), catalogue)
+    _warn_missing("tars stability", dict(summary.kpis))
     breached = [catalogue.slo_name(k) for k, v in summary.slos.items() if v.breached]
     print(
-        f"Wrote {path}: day {day_number}"
+        f"Wrote {path}: day {summary.day_number}"
         + (f", SLO breached: {', '.join(breached)}" if breached else ", no SLO breached")
     )
     if summary.rollback_recommended:
@@ -197,86 +154,56 @@ def _cmd_stability(args: argparse.Namespace) -> int:
     return 0
 
 
-def _anomaly_window(args: argparse.Namespace, ga: datetime, now: datetime) -> Window:
-    day = timedelta(days=1)
-    if args.day_number is not None and (args.start or args.end):
-        raise InputError("pass --day-number or --start/--end, not both")
-    if args.day_number is not None:
-        if not 1 <= args.day_number <= WEEK_DAYS:
-            raise InputError(f"--day-number {args.day_number}: the release week has days 1..7")
-        start = ga + args.day_number * day
-        return Window(start=start, end=start + day)
-    start = _parse_timestamp(args.start, "--start") if args.start else ga + day
-    if args.end:
-        end = _parse_timestamp(args.end, "--end")
-    elif now >= ga + (WEEK_DAYS + 1) * day:  # the week is over: all of it
-        end = ga + (WEEK_DAYS + 1) * day
-    else:  # up to the end of the last complete day
-        end = ga + (latest_complete_day(ga, now) + 1) * day
-    if start < ga + day or end <= start:
-        raise InputError(
-            "the window must start on or after day 1 (GA + 24 h) and end after "
-            "it starts; the GA day itself is the detector's warm-up"
-        )
-    return Window(start=start, end=end)
-
-
 def _cmd_anomalies(args: argparse.Namespace) -> int:
-    if args.z_threshold <= 0:
-        raise InputError(f"--z-threshold {args.z_threshold:g}: must be positive (default 3.0)")
-    if not 0 < args.ewma_alpha <= 1:
-        raise InputError(f"--ewma-alpha {args.ewma_alpha:g}: must be in (0, 1] (default 0.3)")
     catalogue = load_catalogue(args.config)
-    ga_summary = read_artifact(args.baseline, GaKpiSummary)
+    ga = read_artifact(args.baseline, GaKpiSummary).ga_timestamp
+    now = now_utc()
+    window = anomaly_window(
+        ga,
+        now,
+        args.day_number,
+        parse_timestamp(args.start, "--start") if args.start else None,
+        parse_timestamp(args.end, "--end") if args.end else None,
+    )
     source = _source(args)
-    now = _now()
-    ga = ga_summary.ga_timestamp
-    window = _anomaly_window(args, ga, now)
-    if window.end > now:
-        raise InputError(f"the window ends {window.end:%Y-%m-%dT%H:%M:%SZ}, in the future")
     bar = _Bar(request_count(catalogue, ga, window.end), args.quiet, "anomalies")
     try:
-        windows = collect_window(source, catalogue, args.selector, ga, window.end, bar)
+        run = run_anomalies(
+            source,
+            catalogue,
+            args.baseline,
+            args.output_file,
+            window,
+            args.z_threshold,
+            args.ewma_alpha,
+            now,
+            args.selector,
+            bar,
+        )
     finally:
         bar.close()
-    step = STEP_SECONDS
-    grid = np.arange(int(ga.timestamp()) + step, int(window.end.timestamp()) + 1, step)
-    matrix = matrix_from_windows(
-        list(catalogue.kpis),
-        {k: w.series for k, w in windows.items()},
-        grid,
-        86400 // step,
-        step,
-    )
-    events = detect(matrix, catalogue, window, args.z_threshold, args.ewma_alpha, now)
-    write_artifact(args.output_file, events)
-    adverse = [e for e in events.events if e.impact == "adverse"]
+    events = run.events.events
+    adverse = [e for e in events if e.impact == "adverse"]
     print(
-        f"Wrote {args.output_file}: {len(events.events)} events ({len(adverse)} adverse) "
+        f"Wrote {args.output_file}: {len(events)} events ({len(adverse)} adverse) "
         f"in {window.start:%Y-%m-%d %H:%M} .. {window.end:%Y-%m-%d %H:%M} UTC, "
-        f"{len(matrix.kpis)} series, z > {args.z_threshold:g}, alpha {args.ewma_alpha:g}"
+        f"{len(run.matrix.kpis)} series, z > {args.z_threshold:g}, alpha {args.ewma_alpha:g}"
     )
     return 0
 
 
 def _cmd_health(args: argparse.Namespace) -> int:
     catalogue = load_catalogue(args.config)
-    day = read_artifact(args.stability_data, DaySummary)
-    if args.day_number is not None and args.day_number != day.day_number:
-        raise InputError(
-            f"{args.stability_data}: day_number: is {day.day_number} but --day-number says "
-            f"{args.day_number}"
-        )
-    anomalies = None
-    if args.anomaly_data is not None:
-        anomalies = read_artifact(args.anomaly_data, AnomalyEvents)
-    report = build_health_report(day, anomalies, catalogue, _now())
-    output = args.output_file or args.stability_data.with_name(
-        f"day_{day.day_number:02d}_HEALTH.json"
+    report, path = run_health(
+        args.stability_data,
+        args.anomaly_data,
+        args.output_file,
+        catalogue,
+        now_utc(),
+        args.day_number,
     )
-    write_artifact(output, report)
     print(
-        f"Wrote {output}: day {day.day_number} health {report.health_score:.1f} "
+        f"Wrote {path}: day {report.day_number} health {report.health_score:.1f} "
         f"({report.status}), {len(report.mitigation_plan)} mitigation action(s)"
     )
     for action in report.mitigation_plan[:5]:
@@ -285,16 +212,16 @@ def _cmd_health(args: argparse.Namespace) -> int:
 
 
 def _cmd_regression(args: argparse.Namespace) -> int:
-    if args.recent_days < 1:
-        raise InputError(f"--recent-days {args.recent_days}: must be at least 1")
     catalogue = load_catalogue(args.config)
-    ga_summary = read_artifact(args.ga_baseline, GaKpiSummary)
-    days = load_day_summaries(args.seven_day_summaries, ga_summary, args.ga_baseline)
-    previous = None
-    if args.previous_release is not None:
-        previous = read_artifact(args.previous_release, GaKpiSummary)
-    summary = analyze_regressions(catalogue, ga_summary, days, _now(), previous, args.recent_days)
-    write_artifact(args.output, summary)
+    summary = run_regression(
+        args.ga_baseline,
+        args.seven_day_summaries,
+        args.output,
+        catalogue,
+        now_utc(),
+        args.previous_release,
+        args.recent_days,
+    )
     verdict = summary.rollback_recommendation
     print(
         f"Wrote {args.output}: {len(summary.regressions)} regression(s) against "
@@ -302,6 +229,47 @@ def _cmd_regression(args: argparse.Namespace) -> int:
     )
     for reason in verdict.reasons:
         print(f"  - {reason.text}")
+    return 0
+
+
+def _cmd_run_day(args: argparse.Namespace) -> int:
+    from tars_lib.runner import run_day
+
+    if not args.prometheus_url and not args.scenario:
+        make_source(None, None)  # raises the message saying what to pass
+    parameters: dict[str, object] = {
+        "prometheus_url": args.prometheus_url or "",
+        "scenario": str(Path(args.scenario).resolve()) if args.scenario else "",
+        "selector": args.selector or "",
+        "config": str(Path(args.config).resolve()) if args.config else "",
+        "ga_timestamp": args.ga_timestamp or "",
+        "z_threshold": args.z_threshold,
+        "ewma_alpha": args.ewma_alpha,
+    }
+    day = args.day
+    if day is None:  # the last complete day, from the workspace's GA baseline
+        baseline = args.workspace / "ga_kpis" / GA_FILE
+        if not baseline.is_file():
+            raise InputError(f"{baseline}: no GA baseline yet; run `tars run-day 0` first")
+        day = latest_complete_day(read_artifact(baseline, GaKpiSummary).ga_timestamp, now_utc())
+    progress = not args.quiet and sys.stderr.isatty()
+    done = run_day(
+        day, args.workspace, parameters, progress=progress, cell_timeout=args.cell_timeout
+    )
+    print(f"Day {day}: ran {', '.join(p.stem for p in done)} into {done[0].parent}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from tars_lib.report import render_site
+
+    site = render_site(args.workspace, args.output_dir, args.renderer)
+    print(
+        f"Site ({site.renderer}): {site.output_dir / 'index.html'} with "
+        f"{len(site.pages)} phase page(s)"
+    )
+    if site.pdf is not None:
+        print(f"PDF: {site.pdf}")
     return 0
 
 
@@ -338,26 +306,10 @@ def _cmd_retro(args: argparse.Namespace) -> int:
         )
     else:
         inputs = RetroInputs(args.ga_data, args.seven_day_data, args.regression, args.anomalies)
-    for name, path in (("--regression", inputs.regression), ("--anomalies", inputs.anomalies)):
-        if path is not None and not path.is_file():
-            what = "is a directory" if path.is_dir() else "file not found"
-            raise InputError(f"{path}: {what} (given as {name})")
-    catalogue = load_catalogue(args.config)
-    week = load_release_week(inputs, catalogue)
-    result = build_retrospective(week, _now())
-    output: Path = args.output
-    if output.suffix.lower() == ".json":
-        raise InputError(
-            f"--output {output}: names the Markdown file (e.g. {output.with_suffix('.md')}); "
-            "the JSON is written beside it"
-        )
-    json_path = output.with_suffix(".json")
-    write_texts_atomic(
-        [(output, render_markdown(result)), (json_path, dump_json(result.retrospective))]
-    )
+    result = run_retro(inputs, args.output, load_catalogue(args.config), now_utc())
     retro = result.retrospective
     print(
-        f"Wrote {output} and {json_path}: status {result.status}, "
+        f"Wrote {args.output} and {args.output.with_suffix('.json')}: status {result.status}, "
         f"{len(retro.successes)} successes, {len(retro.degradations)} degradations, "
         f"{len(retro.unexpected_drifts)} unexpected drifts, "
         f"{len(retro.recommendations_v1_0_2)} recommendations"
@@ -499,6 +451,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     regression.add_argument("--config", type=Path, help="KPI catalogue")
     regression.set_defaults(func=_cmd_regression)
+
+    run = sub.add_parser("run-day", help="run a day's phase notebooks with papermill")
+    run.add_argument(
+        "day",
+        type=int,
+        nargs="?",
+        help="0 (GA day) to 7 (adds regression and retro); default: the last "
+        "complete day after the workspace's GA baseline",
+    )
+    run.add_argument(
+        "--workspace",
+        type=Path,
+        default=Path(),
+        help="where the artifacts and runs/day_NN/ go (default: here)",
+    )
+    run.add_argument("--prometheus-url")
+    run.add_argument("--scenario", type=Path)
+    run.add_argument("--selector")
+    run.add_argument("--config", type=Path)
+    run.add_argument("--ga-timestamp")
+    run.add_argument("--z-threshold", type=float, default=3.0)
+    run.add_argument("--ewma-alpha", type=float, default=0.3)
+    run.add_argument("--cell-timeout", type=int, default=600, help="seconds per cell (600)")
+    run.add_argument("--quiet", action="store_true")
+    run.set_defaults(func=_cmd_run_day)
+
+    report = sub.add_parser("report", help="render the site and the retrospective PDF")
+    report.add_argument("--workspace", type=Path, default=Path())
+    report.add_argument("--output-dir", type=Path, default=Path("_site"))
+    report.add_argument(
+        "--renderer",
+        choices=["auto", "quarto", "fallback"],
+        default="auto",
+        help="auto: quarto when on PATH, else nbconvert + pandoc + typst",
+    )
+    report.set_defaults(func=_cmd_report)
 
     scenario = sub.add_parser("scenario", help="the simulated week: export its samples")
     scenario_sub = scenario.add_subparsers(

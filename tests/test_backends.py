@@ -182,3 +182,39 @@ def test_judgement_phases_run_against_prometheus(prometheus_url: str, tmp_path: 
     assert regression["baselines"] == ["ga_day", "pre_ga_week", "slo_target"]
     retro = json.loads((tmp_path / "docs/final/GA_7DAY_RETROSPECTIVE.json").read_text())
     assert any(d["day_occurred"] == 4 for d in retro["degradations"])
+
+
+def test_token_never_reaches_notebooks_site_or_artifacts(
+    prometheus_url: str, tmp_path: Path
+) -> None:
+    """A canary bearer token set for the run appears in no output of any phase."""
+    canary = "canary-9d1e7b2f-secret"
+    env = {**os.environ, "TARS_PROMETHEUS_TOKEN": canary}
+    outputs = ""
+    for args in (["run-day", "0", "--ga-timestamp", "2025-11-18T00:00:00Z"], ["run-day", "7"]):
+        result = subprocess.run(
+            [TARS, *args, "--prometheus-url", prometheus_url, "--quiet"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+            timeout=600,
+        )
+        assert result.returncode == 0, result.stderr
+        outputs += result.stdout + result.stderr
+    report = subprocess.run(
+        [TARS, "report", "--renderer", "fallback"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=300,
+    )
+    assert report.returncode == 0, report.stderr
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".ipynb" for p in files) and any(p.suffix == ".html" for p in files)
+    for path in files:
+        assert canary.encode() not in path.read_bytes(), path
+    assert canary not in outputs + report.stdout + report.stderr

@@ -1,0 +1,412 @@
+"""Tests of the charts: the plotted numbers, worked out here independently.
+
+Each test builds a week (or loads the bundled one), computes what a chart must
+show by hand or with numpy from the inputs, and reads it back from the figure's
+artists (lines and bars are found by their ``gid``), so a chart that looks right
+but plots the wrong numbers fails.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.axes import Axes
+from matplotlib.container import BarContainer
+from matplotlib.figure import Figure
+from matplotlib.image import imread
+from matplotlib.lines import Line2D
+
+from tars_lib import charts
+from tars_lib.catalogue import Catalogue
+from tars_lib.cost import analyze_cost
+from tars_lib.drift import analyze_drifts
+from tars_lib.health import build_health_report
+from tars_lib.models import CostBreakdown, HealthReport
+from tars_lib.slo import analyze_slos
+from tars_lib.week import ReleaseWeek
+from tars_lib.workspace import RetroInputs, load_release_week
+
+from .conftest import GA, WeekBuilder, event, slo_day
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+BASE: dict[str, float] = {
+    "availability": 99.95,
+    "error_rate": 0.05,
+    "p99_latency_ms": 300.0,
+    "requests_per_second": 1000.0,
+    "avg_cpu_percent": 40.0,
+    "daily_cost_usd": 300.0,
+}
+
+
+def flat(**overrides: list[float | None]) -> dict[str, list[float | None]]:
+    """A few KPIs flat for GA day + 7 days, with overrides."""
+    series: dict[str, list[float | None]] = {k: [v] * 8 for k, v in BASE.items()}
+    series.update(overrides)
+    return series
+
+
+def line(ax: Axes, gid: str) -> Line2D:
+    found = [ln for ln in ax.lines if ln.get_gid() == gid]
+    assert len(found) == 1, f"expected one line {gid!r}, got {[ln.get_gid() for ln in ax.lines]}"
+    return found[0]
+
+
+def ydata(ax: Axes, gid: str) -> np.ndarray:
+    return np.asarray(line(ax, gid).get_ydata(), dtype=float)
+
+
+def bars(ax: Axes, label: str) -> BarContainer:
+    found = [c for c in ax.containers if isinstance(c, BarContainer) and c.get_label() == label]
+    assert len(found) == 1, [c.get_label() for c in ax.containers]
+    return found[0]
+
+
+def only_axes(fig: Figure) -> Axes:
+    assert len(fig.axes) == 1
+    return fig.axes[0]
+
+
+def png_ok(path: Path) -> None:
+    data = path.read_bytes()
+    assert data.startswith(PNG_SIGNATURE)
+    pixels = imread(path)
+    assert pixels.ndim == 3 and pixels.shape[0] > 100 and pixels.shape[1] > 100
+    assert float(pixels[..., :3].std()) > 0.0  # not a blank, single-colour image
+
+
+@pytest.fixture
+def test_week(catalogue: Catalogue, test_data_inputs: RetroInputs) -> ReleaseWeek:
+    return load_release_week(test_data_inputs, catalogue)
+
+
+# --------------------------------------------------------------------------- burn-down
+
+
+class TestBurnDown:
+    # day 3 has no measurement (monitor did not run): a gap, not 0 and not a flat carry
+    BAD: tuple[float | None, ...] = (0.0005, 0.0002, 0.0015, None, 0.004, 0.0, 0.001, 0.0008)
+
+    def week(self, make_week: WeekBuilder) -> ReleaseWeek:
+        slos = {"availability": [slo_day("availability", b) for b in self.BAD]}
+        return make_week(flat(), slos=slos)
+
+    def test_consumed_line_is_cumulative_budget_use_with_nan_gaps(self, make_week: WeekBuilder):
+        burn = {b.key: b for b in analyze_slos(self.week(make_week))}["availability"]
+        ax = only_axes(charts.burn_down_chart(burn))
+        # by hand: burn rate f / (1 - 0.999), day use 100 x rate / 30, summed from day 1
+        expected = [0.0]
+        total = 0.0
+        for bad in self.BAD[1:]:
+            if bad is None:
+                expected.append(math.nan)
+                continue
+            total += 100.0 * (bad / 0.001) / 30
+            expected.append(total)
+        assert expected[2] == pytest.approx(100 * (0.2 + 1.5) / 30)  # 0.2x then 1.5x burn
+        got = ydata(ax, "consumed")
+        assert list(line(ax, "consumed").get_xdata()) == list(range(8))
+        assert math.isnan(got[3])
+        assert got[3] != 0.0
+        np.testing.assert_allclose(got, expected, atol=1e-3, equal_nan=True)
+
+    def test_pace_and_exhaustion_lines(self, make_week: WeekBuilder):
+        burn = analyze_slos(self.week(make_week))[0]
+        ax = only_axes(charts.burn_down_chart(burn))
+        np.testing.assert_allclose(ydata(ax, "pace"), [100 * d / 30 for d in range(8)])
+        assert ydata(ax, "pace")[7] == pytest.approx(23.333, abs=1e-3)  # 7/30 of the budget
+        assert set(ydata(ax, "exhausted")) == {100.0}
+        styles = {line(ax, g).get_linestyle() for g in ("consumed", "pace", "exhausted")}
+        assert len(styles) == 3  # told apart without colour
+
+    def test_labels_title_and_units(self, make_week: WeekBuilder):
+        burn = analyze_slos(self.week(make_week))[0]
+        fig = charts.burn_down_chart(burn, ga_timestamp=GA)
+        ax = only_axes(fig)
+        assert fig.get_label() == "slo-burn-down:availability"
+        assert "Availability" in ax.get_title()
+        assert burn.status in ax.get_title()
+        assert "no data day 3" in ax.get_title()
+        assert "%" in ax.get_ylabel() and "30-day" in ax.get_ylabel()
+        assert "UTC" in ax.get_xlabel()
+        ticks = [t.get_text() for t in ax.get_xticklabels()]
+        assert ticks[0] == "Day 0\n11-18" and ticks[2] == "Day 2\n11-20"
+        assert ax.get_legend() is not None
+        assert fig.canvas.manager is None  # not registered with pyplot
+
+    def test_grid_on_bundled_week_matches_day_summaries(self, test_week: ReleaseWeek):
+        burns = analyze_slos(test_week)
+        fig = charts.burn_down_grid(burns, ga_timestamp=test_week.ga.ga_timestamp)
+        assert fig.get_label() == "slo-burn-down"
+        assert fig.get_suptitle()
+        assert len(fig.axes) == len(burns) == 3
+        for ax, burn in zip(fig.axes, burns, strict=True):
+            assert ax.get_label() == f"slo-burn-down:{burn.key}"
+            # recompute from the stored bad fractions, not from the analyzer's output
+            cumulative = [0.0]
+            for day in range(1, 8):
+                slo = test_week.days[day].slos[burn.key]
+                assert slo.bad_fraction is not None
+                use = 100 * slo.bad_fraction / (1 - slo.target_percent / 100) / slo.period_days
+                cumulative.append(cumulative[-1] + use)
+            np.testing.assert_allclose(ydata(ax, "consumed"), cumulative, atol=1e-3)
+            assert ydata(ax, "consumed")[-1] == pytest.approx(
+                burn.json.budget_consumed_percent, abs=0.01
+            )
+
+    def test_grid_without_slos_says_so(self, tmp_path: Path):
+        fig = charts.burn_down_grid([])
+        assert fig.get_label() == "slo-burn-down"
+        assert any("No SLO" in t.get_text() for t in fig.axes[0].texts)
+        charts.save_png(fig, tmp_path / "empty.png")
+        png_ok(tmp_path / "empty.png")
+
+
+# --------------------------------------------------------------------------- KPI trend
+
+
+class TestKpiTrend:
+    P99: tuple[float | None, ...] = (300.0, 310.0, 720.0, 320.0, 450.0, None, 305.0, 301.0)
+
+    def week(self, make_week: WeekBuilder) -> ReleaseWeek:
+        events = [
+            event("p99_latency_ms", 2, 6.0, severity="critical"),
+            # 23:00 on day 4 to 01:00 on day 5: touches both days (day 5 has no value)
+            event("p99_latency_ms", 4, 4.0, severity="high", start_hour=23.0),
+            event("p99_latency_ms", 6, 3.5, severity="medium"),  # too mild to mark
+            event("p99_latency_ms", 3, -5.0, severity="high", impact="improvement"),
+            event("error_rate", 1, 5.0, severity="critical"),  # another KPI
+        ]
+        return make_week(flat(p99_latency_ms=list(self.P99)), events=events)
+
+    def test_daily_values_baseline_and_target(self, make_week: WeekBuilder):
+        fig = charts.kpi_trend_chart(self.week(make_week), "p99_latency_ms")
+        ax = only_axes(fig)
+        expected = [math.nan if v is None else v for v in self.P99]
+        np.testing.assert_allclose(ydata(ax, "daily"), expected, equal_nan=True)
+        assert list(line(ax, "daily").get_xdata()) == list(range(8))
+        assert set(ydata(ax, "ga-baseline")) == {300.0}
+        assert line(ax, "ga-baseline").get_linestyle() == "--"
+        assert set(ydata(ax, "target")) == {500.0}  # catalogue target for p99
+        assert line(ax, "target").get_linestyle() != line(ax, "daily").get_linestyle()
+
+    def test_anomaly_markers_on_adverse_high_and_critical_days(self, make_week: WeekBuilder):
+        week = self.week(make_week)
+        assert charts.anomaly_days(week, "p99_latency_ms") == [2, 4, 5]
+        ax = only_axes(charts.kpi_trend_chart(week, "p99_latency_ms"))
+        markers = line(ax, "anomalies")
+        assert list(markers.get_xdata()) == [2, 4]  # day 5 has no value to mark
+        assert list(markers.get_ydata()) == [720.0, 450.0]
+        assert markers.get_linestyle() == "None"
+
+    def test_labels_units_and_dates(self, make_week: WeekBuilder):
+        fig = charts.kpi_trend_chart(self.week(make_week), "p99_latency_ms")
+        ax = only_axes(fig)
+        assert fig.get_label() == "kpi-trend:p99_latency_ms"
+        assert ax.get_ylabel() == "P99 latency (ms)"
+        assert "P99 latency" in ax.get_title() and "no data: day 5" in ax.get_title()
+        assert [t.get_text() for t in ax.get_xticklabels()][2] == "Day 2\n11-20"
+        legend = ax.get_legend()
+        assert legend is not None
+        texts = [t.get_text() for t in legend.get_texts()]
+        assert "GA-day baseline (300 ms)" in texts
+        assert "Target (at most 500 ms)" in texts
+
+    def test_kpi_without_target_or_anomalies(self, make_week: WeekBuilder):
+        week = make_week(flat(requests_per_second=[1000.0, *[1100.0] * 7]))
+        ax = only_axes(charts.kpi_trend_chart(week, "requests_per_second"))
+        gids = {ln.get_gid() for ln in ax.lines}
+        assert gids == {"daily", "ga-baseline"}
+        assert "req/s" in ax.get_ylabel()
+
+
+# --------------------------------------------------------------------------- drift
+
+
+class TestDrift:
+    def test_bar_widths_are_final_vs_ga_percent(self, make_week: WeekBuilder):
+        cpu: list[float | None] = [40.0, 42.0, 44.0, 45.0, 46.0, 46.0, 47.0, 46.28]
+        # day 7 missing for cost: final is day 6
+        cost: list[float | None] = [300.0, 310.0, 320.0, 330.0, 340.0, 350.0, 390.0, None]
+        avail: list[float | None] = [None, *[99.95] * 7]  # no GA value: left out
+        week = make_week(flat(avg_cpu_percent=cpu, daily_cost_usd=cost, availability=avail))
+        fig = charts.drift_chart(week)
+        ax = only_axes(fig)
+        widths = [p.get_width() for p in ax.containers[0].patches]
+        names = [t.get_text() for t in ax.get_yticklabels()]
+        got = dict(zip(names, widths, strict=True))
+        assert "Availability" not in got
+        assert got["Average CPU"] == pytest.approx((46.28 - 40.0) / 40.0 * 100)  # 15.7%
+        assert got["Daily cost (day 6)"] == pytest.approx((390.0 - 300.0) / 300.0 * 100)
+        assert got["Error rate"] == 0.0
+        assert fig.get_label() == "kpi-drift"
+        assert "%" in ax.get_xlabel() and "GA" in ax.get_xlabel()
+
+    def test_band_lines_and_legend(self, make_week: WeekBuilder):
+        ax = only_axes(charts.drift_chart(make_week(flat())))
+        positions = sorted(
+            float(ln.get_xdata()[0]) for ln in ax.lines if str(ln.get_gid()).startswith("band-")
+        )
+        assert positions == [-30.0, -15.0, -10.0, 10.0, 15.0, 30.0]
+        legend = ax.get_legend()
+        assert legend is not None
+        text = " ".join(t.get_text() for t in legend.get_texts())
+        assert "±10%" in text and "±15%: investigate" in text and "±30%: regression" in text
+
+    def test_bands_hatched_and_bundled_week_matches_analyzer(self, test_week: ReleaseWeek):
+        ax = only_axes(charts.drift_chart(test_week))
+        bars_by_name = {
+            t.get_text(): p
+            for t, p in zip(ax.get_yticklabels(), ax.containers[0].patches, strict=True)
+        }
+        labels = {k: s.label for k, s in test_week.catalogue.kpis.items()}
+        reported = analyze_drifts(test_week)
+        assert len(reported) == 3
+        for drift in reported:
+            bar = bars_by_name[labels[drift.metric_name]]
+            assert round(bar.get_width(), 1) == drift.drift_percent
+            assert bar.get_hatch() == "//"  # 10-30% band
+        assert bars_by_name["Availability"].get_hatch() in (None, "")
+
+
+# --------------------------------------------------------------------------- cost
+
+
+class TestCost:
+    COST: tuple[float | None, ...] = (280.0, 300.0, 310.0, None, 330.0, 340.0, 350.0, 360.0)
+
+    def test_daily_bars_ga_bar_and_average(self, make_week: WeekBuilder):
+        week = make_week(flat(daily_cost_usd=list(self.COST)))
+        cost = analyze_cost(week)
+        fig = charts.cost_chart(week, cost)
+        left, _ = fig.axes
+        heights = [p.get_height() for p in bars(left, "Days 1..7").patches]
+        expected = [math.nan if v is None else v for v in self.COST[1:]]
+        np.testing.assert_allclose(heights, expected, equal_nan=True)
+        ga_bar = bars(left, "GA day (day 0)").patches
+        assert [p.get_height() for p in ga_bar] == [280.0]
+        assert ga_bar[0].get_hatch() and not bars(left, "Days 1..7").patches[0].get_hatch()
+        present = [v for v in self.COST[1:] if v is not None]
+        assert list(ydata(left, "average")) == pytest.approx(
+            [sum(present) / len(present)] * 2, abs=0.005
+        )  # the analysis rounds to cents
+        assert fig.get_label() == "cost"
+        assert sum(present) == 1990.0
+        assert "$1,990.00 over 6 day(s)" in fig.get_suptitle()
+
+    def test_breakdown_stacks_to_the_daily_average(self, make_week: WeekBuilder):
+        week = make_week(flat(daily_cost_usd=[300.0, *[320.0] * 7]))
+        cost = analyze_cost(week)
+        _, right = charts.cost_chart(week, cost).axes
+        parts = {c.get_label().split(" ")[0]: c.patches[0] for c in right.containers}
+        assert list(parts) == ["Compute", "Storage", "Network", "Other"]
+        # configured shares 60/20/15/5% of $320
+        heights = [p.get_height() for p in parts.values()]
+        assert heights == pytest.approx([192.0, 64.0, 48.0, 16.0])
+        bottoms = [p.get_y() for p in parts.values()]
+        assert bottoms == pytest.approx([0.0, 192.0, 256.0, 304.0])
+        assert len({p.get_hatch() for p in parts.values()}) == 4
+
+    def test_source_breakdown_and_dollar_axes(self, make_week: WeekBuilder):
+        breakdown = CostBreakdown(compute=100.0, storage=50.0, network=30.0, other=20.0)
+        week = make_week(flat(daily_cost_usd=[200.0] * 8), breakdowns=[breakdown] * 8)
+        fig = charts.cost_chart(week, analyze_cost(week))
+        left, right = fig.axes
+        assert [c.patches[0].get_height() for c in right.containers] == [100.0, 50.0, 30.0, 20.0]
+        for ax in (left, right):
+            assert "USD" in ax.get_ylabel()
+            assert ax.yaxis.get_major_formatter()(1234.0, 0) == "$1,234"
+        assert left.get_xlabel().startswith("Release-week day")
+
+
+# --------------------------------------------------------------------------- health
+
+
+class TestHealth:
+    @pytest.fixture
+    def reports(self, test_week: ReleaseWeek) -> dict[int, HealthReport]:
+        return {
+            d: build_health_report(s, test_week.anomalies, test_week.catalogue, GA)
+            for d, s in test_week.days.items()
+            if d != 5  # day 5's report is missing
+        }
+
+    def test_scores_gaps_and_bands(self, reports: dict[int, HealthReport]):
+        fig = charts.health_chart(reports, ga_timestamp=GA)
+        ax = only_axes(fig)
+        expected = [reports[d].health_score if d in reports else math.nan for d in range(1, 8)]
+        # independently: the weighted mean of the components as reported
+        for d, report in reports.items():
+            comps = report.components.values()
+            mean = sum(c.weight * c.score for c in comps) / sum(c.weight for c in comps)
+            assert expected[d - 1] == pytest.approx(mean, abs=0.05)
+        np.testing.assert_allclose(ydata(ax, "score"), expected, equal_nan=True)
+        assert math.isnan(ydata(ax, "score")[4])
+        assert set(ydata(ax, "healthy-at")) == {80.0}
+        assert set(ydata(ax, "degraded-at")) == {60.0}
+        assert ax.get_ylim() == (0.0, 105.0)
+        assert "0-100" in ax.get_ylabel()
+        assert fig.get_label() == "health-score" and "no report: day 5" in ax.get_title()
+
+    def test_status_annotated_and_custom_bands(self, reports: dict[int, HealthReport]):
+        ax = only_axes(charts.health_chart(reports, healthy_at=75.0, degraded_at=50.0))
+        assert set(ydata(ax, "healthy-at")) == {75.0}
+        assert set(ydata(ax, "degraded-at")) == {50.0}
+        notes = [t.get_text() for t in ax.texts]
+        assert notes.count("critical") == sum(r.status == "critical" for r in reports.values())
+        assert notes.count("healthy") == sum(r.status == "healthy" for r in reports.values())
+        assert "no report" in notes
+        for status in {r.status for r in reports.values()}:
+            days = list(line(ax, f"status-{status}").get_xdata())
+            assert days == sorted(d for d, r in reports.items() if r.status == status)
+        markers = {
+            line(ax, f"status-{s}").get_marker() for s in {r.status for r in reports.values()}
+        }
+        assert len(markers) == len({r.status for r in reports.values()})  # shape, not only colour
+
+    def test_no_reports(self):
+        fig = charts.health_chart({})
+        assert fig.get_label() == "health-score"
+        assert any("No daily health report" in t.get_text() for t in fig.axes[0].texts)
+
+
+# --------------------------------------------------------------------------- save_png
+
+
+class TestSavePng:
+    def test_every_chart_writes_a_real_png(self, test_week: ReleaseWeek, tmp_path: Path) -> None:
+        burns = analyze_slos(test_week)
+        reports = {
+            d: build_health_report(s, test_week.anomalies, test_week.catalogue, GA)
+            for d, s in test_week.days.items()
+        }
+        figures = {
+            "burn": charts.burn_down_chart(burns[0]),
+            "grid": charts.burn_down_grid(burns),
+            "trend": charts.kpi_trend_chart(test_week, "p99_latency_ms"),
+            "drift": charts.drift_chart(test_week),
+            "cost": charts.cost_chart(test_week, analyze_cost(test_week)),
+            "health": charts.health_chart(reports),
+        }
+        for name, fig in figures.items():
+            path = tmp_path / "out" / f"{name}.png"
+            charts.save_png(fig, path)
+            png_ok(path)
+        assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+            f"{n}.png" for n in figures
+        )  # no temporary files left behind
+
+    def test_dpi_sets_pixel_size_and_leaves_figure_alone(
+        self, test_week: ReleaseWeek, tmp_path: Path
+    ) -> None:
+        fig = charts.kpi_trend_chart(test_week, "error_rate")
+        before = fig.get_dpi()
+        width, height = fig.get_size_inches()
+        charts.save_png(fig, tmp_path / "a.png", dpi=50)
+        pixels = imread(tmp_path / "a.png")
+        assert pixels.shape[:2] == (round(height * 50), round(width * 50))
+        assert fig.get_dpi() == before
