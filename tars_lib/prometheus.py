@@ -184,6 +184,16 @@ class PrometheusSource:
             f"gave up after {self.retries} retries)"
         )
 
+    def _connection_reason(self, text: str) -> str:
+        """What went wrong, from urllib3's words (retries wrap timeouts as connection errors)."""
+        if "timed out" in text:
+            return f"no answer within {self.timeout:g} s"
+        if "Name or service not known" in text or "nodename nor servname" in text:
+            return "host name not found"
+        if "refused" in text:
+            return "connection refused (is the backend running?)"
+        return "connection dropped or reset by the backend"
+
     def _request(self, query: RangeQuery) -> list[dict[str, object]]:
         try:
             result = self._client.custom_query_range(
@@ -196,10 +206,7 @@ class PrometheusSource:
         except requests.exceptions.Timeout:
             raise self._fail(query, f"no answer within {self.timeout:g} s") from None
         except requests.exceptions.ConnectionError as exc:
-            reason = "connection refused or dropped"
-            if "Name or service not known" in str(exc):
-                reason = "host name not found"
-            raise self._fail(query, reason) from None
+            raise self._fail(query, self._connection_reason(str(exc))) from None
         except requests.exceptions.RequestException as exc:
             raise self._fail(query, type(exc).__name__) from None
         except (KeyError, TypeError):

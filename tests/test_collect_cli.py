@@ -81,7 +81,8 @@ def test_backend_down_exits_3_with_one_line_and_writes_nothing(tmp_path: Path) -
     assert result.returncode == 3
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert "connection refused" in lines[0] and "http://***@127.0.0.1:" in lines[0]
+    assert "connection refused (is the backend running?)" in lines[0]
+    assert "http://***@127.0.0.1:" in lines[0]
     assert "query " in lines[0] and "increase(" in lines[0]
     assert "s3cret" not in result.stderr + result.stdout
     assert CANARY not in result.stderr + result.stdout
