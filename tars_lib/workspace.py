@@ -101,6 +101,11 @@ def load_day_summaries(directory: Path, ga: GaKpiSummary, ga_path: Path) -> dict
             raise InputError(
                 f"{path}: day {number} is outside the release week (days 1..{WEEK_DAYS})"
             )
+        if number in days:
+            raise InputError(
+                f"{path}: day {number} is also in {directory / day_file(number)}; "
+                "keep one file per day"
+            )
         summary = read_artifact(path, DaySummary)
         if summary.day_number != number:
             raise InputError(
