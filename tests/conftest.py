@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -165,3 +165,16 @@ def scenario_truth(scenario_openmetrics: Path):  # type: ignore[no-untyped-def]
     from .truth import parse
 
     return parse(scenario_openmetrics)
+
+
+@pytest.fixture(scope="session")
+def prometheus_url(
+    scenario_openmetrics: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A real Prometheus (Debian's package) backfilled with the simulated week, on loopback."""
+    from .servers import prometheus_from_openmetrics, require_binary
+
+    require_binary("prometheus")
+    require_binary("promtool")
+    with prometheus_from_openmetrics(scenario_openmetrics, tmp_path_factory.mktemp("prom")) as url:
+        yield url

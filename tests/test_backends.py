@@ -22,7 +22,7 @@ from tars_lib.catalogue import Catalogue
 from tars_lib.collector import build_day_summary, build_ga_summary
 from tars_lib.prometheus import PrometheusSource, credentials_from_env
 
-from .servers import prometheus_from_openmetrics, require_binary, victoria_metrics_from_text
+from .servers import require_binary, victoria_metrics_from_text
 from .test_collector import assert_matches_truth
 from .truth import day_truth
 
@@ -33,16 +33,6 @@ TARS = str(Path(sys.executable).with_name("tars"))
 
 def _t(day: int) -> int:
     return int((GA + timedelta(days=day)).timestamp())
-
-
-@pytest.fixture(scope="module")
-def prometheus_url(
-    scenario_openmetrics: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    require_binary("prometheus")
-    require_binary("promtool")
-    with prometheus_from_openmetrics(scenario_openmetrics, tmp_path_factory.mktemp("prom")) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")

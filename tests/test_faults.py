@@ -8,26 +8,14 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from .fault_proxy import fault_proxy
-from .servers import prometheus_from_openmetrics, require_binary
 
 TARS = str(Path(sys.executable).with_name("tars"))
 GA = "2025-11-18T00:00:00Z"
-
-
-@pytest.fixture(scope="module")
-def prometheus_url(
-    scenario_openmetrics: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    require_binary("prometheus")
-    require_binary("promtool")
-    with prometheus_from_openmetrics(scenario_openmetrics, tmp_path_factory.mktemp("p")) as url:
-        yield url
 
 
 def ga_kpi(url: str, cwd: Path, *extra: str) -> subprocess.CompletedProcess[str]:
