@@ -7,7 +7,7 @@ TARS := $(VENV)/bin/tars
 STAMP := $(VENV)/.installed-stamp
 TEST_DATA := data/test_data
 
-.PHONY: setup demo test lint test-phase14_6 test-retro-unit test-retro-smoke retro-test clean-test
+.PHONY: setup demo test lint bench test-phase14_6 test-retro-unit test-retro-smoke retro-test clean-test
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "T.A.R.S. needs Python 3.11 or newer; set PYTHON=/path/to/python3.11")'
@@ -37,9 +37,13 @@ test: $(STAMP)
 	  -W ignore::DeprecationWarning notebooks/
 	bash scripts/test_phase14_6_pipeline.sh
 
+# Benchmarks (not part of make test): prints four tables, writes benchmarks/results.json.
+bench: $(STAMP)
+	$(PY) -m benchmarks.run
+
 lint: $(STAMP)
-	$(VENV)/bin/ruff check tars_lib tests scripts
-	$(VENV)/bin/ruff format --check tars_lib tests scripts
+	$(VENV)/bin/ruff check tars_lib tests scripts benchmarks
+	$(VENV)/bin/ruff format --check tars_lib tests scripts benchmarks
 	$(VENV)/bin/mypy
 
 test-phase14_6: test-retro-unit test-retro-smoke

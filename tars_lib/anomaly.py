@@ -114,20 +114,30 @@ def zscores(x: Array, alpha: float, warmup: int) -> tuple[Array, Array]:
     """z and the expected value (m_{t-1}) for every point after the first ``warmup`` columns.
 
     The first ``warmup`` columns (the GA day) only warm the state up and set the floor.
+    Same arithmetic as ``ewma_moments``, written to reuse buffers: a few passes over
+    the data instead of a dozen temporaries.
     """
     filled, missing = _fill(np.asarray(x, dtype=np.float64))
     m0 = filled[:, 0].copy()
-    v0 = np.zeros(len(filled))
-    mean, var = ewma_moments(filled, alpha, m0, v0)
-    expected = np.concatenate([m0[:, None], mean[:, :-1]], axis=1)
-    sd_prev = np.sqrt(np.concatenate([v0[:, None], var[:, :-1]], axis=1))
+    a = np.array([1.0, alpha - 1.0])
+    mean = lfilter([alpha], a, filled, axis=1, zi=((1.0 - alpha) * m0)[:, None])[0]
+    expected = np.empty_like(filled)
+    expected[:, 0] = m0
+    expected[:, 1:] = mean[:, :-1]
+    del mean
+    z = np.subtract(filled, expected)  # the residual, divided in place below
+    var = lfilter([alpha * (1.0 - alpha)], a, np.square(z), axis=1, zi=np.zeros((len(z), 1)))[0]
+    sd = np.empty_like(filled)
+    sd[:, 0] = 0.0
+    np.sqrt(var[:, :-1], out=sd[:, 1:])
+    del var
     w = max(2, min(warmup, filled.shape[1]))
-    residual = (filled - expected)[:, 1:w]
+    residual = z[:, 1:w]
     mad = np.median(np.abs(residual - np.median(residual, axis=1, keepdims=True)), axis=1)
     level = np.abs(np.mean(filled[:, :w], axis=1))
     floor = np.maximum(FLOOR_MULTIPLIER * 1.4826 * mad, RELATIVE_FLOOR * level)
-    floor = np.maximum(floor, 1e-12)
-    z = (filled - expected) / np.maximum(sd_prev, floor[:, None])
+    np.maximum(sd, np.maximum(floor, 1e-12)[:, None], out=sd)
+    np.divide(z, sd, out=z)
     z[missing] = np.nan
     z[:, :warmup] = np.nan
     return z, expected
@@ -151,10 +161,10 @@ class SeriesMatrix:
 
 def find_events(z: Array, threshold: float) -> list[tuple[int, int, int]]:
     """Runs of consecutive same-sign points beyond the threshold: (row, first, last) columns."""
-    key = np.where(np.abs(np.nan_to_num(z)) > threshold, np.sign(np.nan_to_num(z)), 0.0)
-    n, t = key.shape
-    padded = np.zeros((n, t + 2))
-    padded[:, 1:-1] = key
+    n, t = z.shape
+    padded = np.zeros((n, t + 2), dtype=np.int8)  # +1 above, -1 below, 0 otherwise (NaN: 0)
+    np.greater(z, threshold, out=padded[:, 1:-1].view(np.bool_))
+    padded[:, 1:-1] -= (z < -threshold).view(np.int8)
     flat = padded.ravel()
     change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
     starts = change[flat[change] != 0]
