@@ -99,13 +99,7 @@ BOOKS: dict[str, list[tuple[str, str]]] = {
         ("md", "## KPIs against the GA day"),
         ("code", "nb.kpi_table(day.kpis, catalogue, ga.kpis)"),
         ("code", "nb.slo_table(day.slos, catalogue)"),
-        ("md", "## Trends and drift"),
-        (
-            "code",
-            "for kpi in ('p99_latency_ms', 'error_rate', 'avg_cpu_percent'):\n"
-            "    display(nb.figure_output(charts.kpi_trend_chart(week, kpi), "
-            "f'{kpi} by day'), raw=True)",
-        ),
+        ("md", "## Drift from the GA day"),
         (
             "code",
             "display(Markdown(nb.caption('Drift from the GA day')))\n"
@@ -127,8 +121,7 @@ BOOKS: dict[str, list[tuple[str, str]]] = {
             " end=ga_at + timedelta(days=day_number + 1))\n"
             "    phases.run_anomalies(source, catalogue, ws.ga_path, ws.root / "
             "'anomaly_events.json', window, z_threshold, ewma_alpha, now, "
-            "selector or None)\nevents = ws.anomalies()\n"
-            "week = load_release_week(ws.inputs, catalogue)",
+            "selector or None)\nevents = ws.anomalies()",
         ),
         (
             "code",
@@ -138,13 +131,6 @@ BOOKS: dict[str, list[tuple[str, str]]] = {
             '{counts["improvement"]} improvements, {counts["neutral"]} neutral\')',
         ),
         ("code", "nb.events_table(events)"),
-        (
-            "code",
-            "adverse = sorted({e.metric_name for e in events.events if e.impact == "
-            "'adverse'}) if events else []\nfor kpi in adverse:\n"
-            "    display(nb.figure_output(charts.kpi_trend_chart(week, kpi), "
-            "f'{kpi} by day'), raw=True)",
-        ),
     ],
     "04_health": [
         (
@@ -174,12 +160,24 @@ BOOKS: dict[str, list[tuple[str, str]]] = {
             "pd.DataFrame([a.model_dump() for a in report.mitigation_plan], "
             "columns=['priority', 'kpi', 'finding', 'action'])",
         ),
+        ("md", "## KPI trends, with the days of serious anomalies marked"),
+        (
+            "code",
+            "week = load_release_week(ws.inputs, catalogue)\n"
+            "events = ws.anomalies()\n"
+            "adverse = {e.metric_name for e in events.events if e.impact == 'adverse'} "
+            "if events else set()\n"
+            "shown = ['p99_latency_ms', 'error_rate', 'avg_cpu_percent']\n"
+            "for kpi in shown + sorted(adverse - set(shown)):\n"
+            "    display(nb.figure_output(charts.kpi_trend_chart(week, kpi), "
+            "f'{kpi} by day'), raw=True)",
+        ),
         (
             "code",
             "reports = {**ws.health(), report.day_number: report}\n"
             "display(Markdown(nb.caption('Health score by day')))\n"
-            "display(nb.figure_output(charts.health_chart(reports), 'Health score by day'), "
-            "raw=True)",
+            "chart = charts.health_chart(reports, ga_timestamp=ws.ga().ga_timestamp)\n"
+            "display(nb.figure_output(chart, 'Health score by day'), raw=True)",
         ),
     ],
     "05_regression": [
