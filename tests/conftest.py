@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -146,6 +149,22 @@ def make_week(catalogue: Catalogue) -> WeekBuilder:
 
 
 SCENARIO = ROOT / "data" / "scenarios" / "ga_week.yaml"
+TARS = str(Path(sys.executable).with_name("tars"))
+
+
+def run_tars(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The installed `tars` command, as a user runs it, with extra environment if given."""
+    return subprocess.run(
+        [TARS, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+        env={**os.environ, **(env or {})},
+    )
 
 
 @pytest.fixture(scope="session")

@@ -3,30 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 from .conftest import SCENARIO
+from .conftest import run_tars as run
 
-TARS = str(Path(sys.executable).with_name("tars"))
 CANARY = "canary-token-7f3a9e"
-
-
-def run(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [TARS, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, **(env or {})},
-        timeout=120,
-    )
 
 
 def closed_port() -> int:

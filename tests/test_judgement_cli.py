@@ -4,29 +4,12 @@ regression, then the retrospective that consumes them."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from .conftest import SCENARIO
-
-TARS = str(Path(sys.executable).with_name("tars"))
-
-
-def tars(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [TARS, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-        env=dict(os.environ),
-    )
-    return result
+from .conftest import run_tars as tars
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,8 @@ Chromium, the PDF through pdftotext, and data that must stay text."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +16,9 @@ from tars_lib.markdown import SECTION_HEADINGS
 from tars_lib.report import PDF_NAME, render_site
 
 from .conftest import SCENARIO, TEST_DATA
+from .conftest import run_tars as tars
 from .servers import require_binary
 
-TARS = str(Path(sys.executable).with_name("tars"))
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 CHROMIUM_FLAGS = [
     "--headless",
@@ -32,20 +30,6 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-def tars(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [TARS, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[str]:
