@@ -7,7 +7,7 @@ TARS := $(VENV)/bin/tars
 STAMP := $(VENV)/.installed-stamp
 TEST_DATA := data/test_data
 
-.PHONY: setup demo test lint bench test-phase14_6 test-retro-unit test-retro-smoke retro-test clean-test
+.PHONY: setup demo test lint notebooks bench test-phase14_6 test-retro-unit test-retro-smoke retro-test clean-test
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "T.A.R.S. needs Python 3.11 or newer; set PYTHON=/path/to/python3.11")'
@@ -41,10 +41,18 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m benchmarks.run
 
+# ruff lints and format-checks the notebooks' code too; lint-imports enforces the
+# stage layers (pyproject.toml [tool.importlinter]): imports only flow downstream.
 lint: $(STAMP)
-	$(VENV)/bin/ruff check tars_lib tests scripts benchmarks
-	$(VENV)/bin/ruff format --check tars_lib tests scripts benchmarks
+	$(VENV)/bin/ruff check tars_lib tests scripts benchmarks notebooks testsupport
+	$(VENV)/bin/ruff format --check tars_lib tests scripts benchmarks notebooks testsupport
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+# After editing a notebook: re-run it on the bundled test week, keep only the
+# outputs nbval checks (cells marked NBVAL_CHECK_OUTPUT), clear the rest.
+notebooks: $(STAMP)
+	$(PY) scripts/refresh_notebooks.py
 
 test-phase14_6: test-retro-unit test-retro-smoke
 

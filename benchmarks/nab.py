@@ -7,7 +7,7 @@ normalisation against the null and perfect detectors.
 
 Detectors (``score_stream``), each with one setting for the whole corpus and no look-ahead:
 
-- ``ewma``: ``tars_lib.anomaly.zscores`` with alpha 0.3 (the seed default), warmed up on
+- ``ewma``: ``tars_lib.judge.anomaly.zscores`` with alpha 0.3 (the seed default), warmed up on
   the probation rows; the anomaly score is ``|z| / (|z| + 3)`` (so |z| = 3 gives 0.5).
 - ``robust``: z against the median of the previous ``ROBUST_WINDOW`` values, scaled by an
   EWMA (alpha ``ROBUST_ALPHA``) of past absolute deviations from that median (MAD-style).
@@ -36,7 +36,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.signal import lfilter
 
-from tars_lib.anomaly import FLOOR_MULTIPLIER, RELATIVE_FLOOR, zscores
+from tars_lib.judge.anomaly import FLOOR_MULTIPLIER, RELATIVE_FLOOR, zscores
 
 Array = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

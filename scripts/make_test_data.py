@@ -16,9 +16,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tars_lib.artifacts import write_artifact
-from tars_lib.catalogue import load_catalogue
-from tars_lib.models import (
+from tars_lib.core.artifacts import write_artifact
+from tars_lib.core.catalogue import load_catalogue
+from tars_lib.core.models import (
     AnomalyEvent,
     AnomalyEvents,
     AnomalyParameters,

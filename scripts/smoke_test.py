@@ -15,8 +15,8 @@ from pathlib import Path
 
 import jsonschema
 
-from tars_lib.markdown import SECTION_HEADINGS
-from tars_lib.models import Retrospective
+from tars_lib.core.models import Retrospective
+from tars_lib.retro.markdown import SECTION_HEADINGS
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data" / "test_data"

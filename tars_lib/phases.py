@@ -15,46 +15,40 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tars_lib.artifacts import dump_json, read_artifact, write_artifact, write_texts_atomic
-from tars_lib.catalogue import Catalogue
-from tars_lib.collector import (
+from tars_lib.collect.collector import (
     STEP_SECONDS,
     build_day_summary,
     build_ga_summary,
     collect_window,
     latest_complete_day,
 )
-from tars_lib.errors import InputError
-from tars_lib.health import build_health_report
-from tars_lib.markdown import render_markdown
-from tars_lib.models import (
+from tars_lib.core.artifacts import dump_json, read_artifact, write_artifact, write_texts_atomic
+from tars_lib.core.catalogue import Catalogue
+from tars_lib.core.errors import InputError, SettingError
+from tars_lib.core.models import (
     WEEK_DAYS,
     AnomalyEvents,
+    AnomalyParameters,
     DaySummary,
     GaKpiSummary,
     HealthReport,
     RegressionSummary,
     Window,
 )
-from tars_lib.retrospective import RetroResult, build_retrospective
-from tars_lib.scenario import ScenarioSource
-from tars_lib.source import MetricSource, Progress
-from tars_lib.workspace import (
-    GA_FILE,
-    RetroInputs,
-    day_file,
-    load_day_summaries,
-    load_release_week,
-)
+from tars_lib.core.week import load_day_summaries, load_release_week
+from tars_lib.core.workspace import GA_FILE, RetroInputs, day_file, health_beside, json_beside
+from tars_lib.judge.health import build_health_report
+from tars_lib.retro.markdown import render_markdown
+from tars_lib.retro.retrospective import RetroResult, build_retrospective
+from tars_lib.sources.base import MetricSource, Progress
+from tars_lib.sources.scenario import ScenarioSource
 
 if TYPE_CHECKING:  # scipy.signal and scipy.stats take ~1.5 s to import: only when used
-    from tars_lib.anomaly import SeriesMatrix
+    from tars_lib.judge.anomaly import SeriesMatrix
 
 __all__ = [
     "AnomalyRun",
     "anomaly_window",
-    "health_file",
-    "make_source",
     "now_utc",
     "parse_timestamp",
     "run_anomalies",
@@ -72,43 +66,23 @@ def now_utc() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def parse_timestamp(text: str, flag: str) -> datetime:
+def parse_timestamp(text: str, setting: str) -> datetime:
+    """An ISO 8601 moment with a time zone, in UTC; ``setting`` names it in errors."""
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise InputError(
-            f"{flag} {text!r}: not an ISO 8601 timestamp such as 2025-11-18T00:00:00Z"
+        raise SettingError(
+            setting,
+            f"{{{setting}}} {{value}}: not an ISO 8601 timestamp such as 2025-11-18T00:00:00Z",
+            repr(text),
         ) from None
     if moment.tzinfo is None:
-        raise InputError(f"{flag} {text!r}: needs a time zone, e.g. 2025-11-18T00:00:00Z")
-    return moment.astimezone(UTC)
-
-
-def make_source(
-    prometheus_url: str | None,
-    scenario: str | Path | None,
-    selector: str | None = None,
-    *,
-    timeout: float = 30.0,
-    retries: int = 3,
-    concurrency: int = 4,
-) -> MetricSource:
-    """Prometheus or the scenario, never a silent default."""
-    if prometheus_url and scenario:
-        raise InputError("pass --prometheus-url or --scenario, not both")
-    if prometheus_url:
-        from tars_lib.prometheus import PrometheusSource
-
-        return PrometheusSource(
-            prometheus_url, timeout=timeout, retries=retries, concurrency=concurrency
+        raise SettingError(
+            setting,
+            f"{{{setting}}} {{value}}: needs a time zone, e.g. 2025-11-18T00:00:00Z",
+            repr(text),
         )
-    if scenario:
-        return ScenarioSource(Path(scenario), selector)
-    raise InputError(
-        "say where the metrics come from: --prometheus-url http://HOST:9090 for Prometheus "
-        "(or Thanos, Mimir, VictoriaMetrics), or --scenario data/scenarios/ga_week.yaml for "
-        "the simulated week"
-    )
+    return moment.astimezone(UTC)
 
 
 def run_ga_kpi(
@@ -117,18 +91,17 @@ def run_ga_kpi(
     output_dir: Path,
     ga: datetime | None,
     now: datetime,
-    selector: str | None = None,
     progress: Progress | None = None,
 ) -> tuple[GaKpiSummary, Path]:
     """Phase 1; the GA moment defaults to the scenario's, and is required for Prometheus."""
     if ga is None:
         if not isinstance(source, ScenarioSource):
-            raise InputError(
-                "--ga-timestamp is required with --prometheus-url, e.g. "
-                "--ga-timestamp 2025-11-18T00:00:00Z"
+            raise SettingError(
+                "ga_timestamp",
+                "{ga_timestamp} is required with {prometheus_url}, e.g. 2025-11-18T00:00:00Z",
             )
         ga = source.scenario.ga_timestamp
-    summary = build_ga_summary(source, catalogue, ga, now, selector, progress)
+    summary = build_ga_summary(source, catalogue, ga, now, progress)
     path = Path(output_dir) / GA_FILE
     write_artifact(path, summary)
     return summary, path
@@ -141,13 +114,12 @@ def run_stability(
     output_dir: Path,
     day: int | None,
     now: datetime,
-    selector: str | None = None,
     progress: Progress | None = None,
 ) -> tuple[DaySummary, Path]:
     """Phase 2 for ``day`` (default: the last complete day); re-running replaces the file."""
     ga_summary = read_artifact(Path(ga_path), GaKpiSummary)
     day_number = day or latest_complete_day(ga_summary.ga_timestamp, now)
-    summary = build_day_summary(source, catalogue, ga_summary, day_number, now, selector, progress)
+    summary = build_day_summary(source, catalogue, ga_summary, day_number, now, progress)
     path = Path(output_dir) / day_file(day_number)
     write_artifact(path, summary)
     return summary, path
@@ -162,10 +134,12 @@ def anomaly_window(
 ) -> Window:
     """One day, an explicit span, or days 1.. up to the last complete day (default)."""
     if day is not None and (start or end):
-        raise InputError("pass --day-number or --start/--end, not both")
+        raise SettingError("day_number", "give {day_number} or {start}/{end}, not both")
     if day is not None:
         if not 1 <= day <= WEEK_DAYS:
-            raise InputError(f"--day-number {day}: the release week has days 1..7")
+            raise SettingError(
+                "day_number", "{day_number} {value}: the release week has days 1..7", day
+            )
         return Window(start=ga + day * DAY, end=ga + (day + 1) * DAY)
     begin = start or ga + DAY
     if end is None:
@@ -195,23 +169,21 @@ def run_anomalies(
     catalogue: Catalogue,
     baseline_path: Path,
     output_file: Path | None,
+    *,
     window: Window | None,
-    z_threshold: float,
-    ewma_alpha: float,
+    detector: AnomalyParameters,
     now: datetime,
-    selector: str | None = None,
     progress: Progress | None = None,
 ) -> AnomalyRun:
-    """Phase 3 over ``window`` (default: see ``anomaly_window``), warmed up on the GA day."""
-    if z_threshold <= 0:
-        raise InputError(f"--z-threshold {z_threshold:g}: must be positive (default 3.0)")
-    if not 0 < ewma_alpha <= 1:
-        raise InputError(f"--ewma-alpha {ewma_alpha:g}: must be in (0, 1] (default 0.3)")
-    from tars_lib.anomaly import detect, matrix_from_windows
+    """Phase 3 over ``window`` (default: see ``anomaly_window``), warmed up on the GA day.
+
+    ``detector`` comes checked (``AnomalyParameters.checked``) before anything is collected.
+    """
+    from tars_lib.judge.anomaly import detect, matrix_from_windows
 
     ga = read_artifact(Path(baseline_path), GaKpiSummary).ga_timestamp
     window = window or anomaly_window(ga, now)
-    windows = collect_window(source, catalogue, selector, ga, window.end, progress)
+    windows = collect_window(source, catalogue, ga, window.end, progress)
     grid = np.arange(
         int(ga.timestamp()) + STEP_SECONDS, int(window.end.timestamp()) + 1, STEP_SECONDS
     )
@@ -222,14 +194,10 @@ def run_anomalies(
         86400 // STEP_SECONDS,
         STEP_SECONDS,
     )
-    events = detect(matrix, catalogue, window, z_threshold, ewma_alpha, now)
+    events = detect(matrix, catalogue, window, detector.z_threshold, detector.ewma_alpha, now)
     if output_file is not None:
         write_artifact(Path(output_file), events)
     return AnomalyRun(events, matrix, output_file)
-
-
-def health_file(stability_path: Path, day: int) -> Path:
-    return Path(stability_path).with_name(f"day_{day:02d}_HEALTH.json")
 
 
 def run_health(
@@ -244,12 +212,16 @@ def run_health(
     """Phase 4; writes ``day_NN_HEALTH.json`` beside the summary unless told otherwise."""
     summary = read_artifact(Path(stability_path), DaySummary)
     if day is not None and day != summary.day_number:
-        raise InputError(
-            f"{stability_path}: day_number: is {summary.day_number} but --day-number says {day}"
+        raise SettingError(
+            "day_number",
+            "{path}: day_number: is {found} but {day_number} says {value}",
+            day,
+            path=stability_path,
+            found=summary.day_number,
         )
     anomalies = read_artifact(Path(anomaly_path), AnomalyEvents) if anomaly_path else None
     report = build_health_report(summary, anomalies, catalogue, now)
-    path = Path(output_file) if output_file else health_file(stability_path, summary.day_number)
+    path = Path(output_file) if output_file else health_beside(stability_path, summary.day_number)
     if write:
         write_artifact(path, report)
     return report, path
@@ -266,8 +238,8 @@ def run_regression(
 ) -> RegressionSummary:
     """Phase 5, from the files alone (the summaries carry their 5-minute series)."""
     if recent_days < 1:
-        raise InputError(f"--recent-days {recent_days}: must be at least 1")
-    from tars_lib.regression import analyze_regressions
+        raise SettingError("recent_days", "{recent_days} {value}: must be at least 1", recent_days)
+    from tars_lib.judge.regression import analyze_regressions
 
     ga_summary = read_artifact(Path(ga_path), GaKpiSummary)
     days = load_day_summaries(Path(summaries_dir), ga_summary, Path(ga_path))
@@ -282,21 +254,24 @@ def run_retro(
     inputs: RetroInputs, output: Path | None, catalogue: Catalogue, now: datetime
 ) -> RetroResult:
     """Phase 6: the Markdown and the JSON beside it, written together or not at all."""
-    for name, path in (("--regression", inputs.regression), ("--anomalies", inputs.anomalies)):
+    for name, path in (("regression", inputs.regression), ("anomalies", inputs.anomalies)):
         if path is not None and not path.is_file():
             what = "is a directory" if path.is_dir() else "file not found"
-            raise InputError(f"{path}: {what} (given as {name})")
+            raise SettingError(name, f"{{path}}: {what} (given as {{{name}}})", path=path)
     if output is not None and output.suffix.lower() == ".json":
-        raise InputError(
-            f"--output {output}: names the Markdown file (e.g. {output.with_suffix('.md')}); "
-            "the JSON is written beside it"
+        raise SettingError(
+            "output",
+            "{output} {value}: names the Markdown file (e.g. {markdown}); "
+            "the JSON is written beside it",
+            output,
+            markdown=output.with_suffix(".md"),
         )
     result = build_retrospective(load_release_week(inputs, catalogue), now)
     if output is not None:
         write_texts_atomic(
             [
                 (output, render_markdown(result)),
-                (output.with_suffix(".json"), dump_json(result.retrospective)),
+                (json_beside(output), dump_json(result.retrospective)),
             ]
         )
     return result

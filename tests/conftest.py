@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tars_lib.catalogue import Catalogue, load_catalogue
-from tars_lib.models import (
+from tars_lib.core.catalogue import Catalogue, load_catalogue
+from tars_lib.core.models import (
     AnomalyEvent,
     AnomalyEvents,
     AnomalyParameters,
@@ -25,8 +25,8 @@ from tars_lib.models import (
     SourceInfo,
     Window,
 )
-from tars_lib.week import ReleaseWeek
-from tars_lib.workspace import RetroInputs
+from tars_lib.core.week import ReleaseWeek
+from tars_lib.core.workspace import RetroInputs
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = ROOT / "data" / "test_data"
@@ -170,7 +170,7 @@ def run_tars(
 @pytest.fixture(scope="session")
 def scenario_openmetrics(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default scenario's samples as OpenMetrics text (what promtool backfills)."""
-    from tars_lib.scenario import ScenarioSource, write_exposition
+    from tars_lib.sources.scenario import ScenarioSource, write_exposition
 
     path = tmp_path_factory.mktemp("scenario") / "ga_week.om.txt"
     with path.open("w", encoding="utf-8") as handle:
@@ -191,7 +191,7 @@ def prometheus_url(
     scenario_openmetrics: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A real Prometheus (Debian's package) backfilled with the simulated week, on loopback."""
-    from .servers import prometheus_from_openmetrics, require_binary
+    from testsupport.servers import prometheus_from_openmetrics, require_binary
 
     require_binary("prometheus")
     require_binary("promtool")

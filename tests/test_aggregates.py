@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tars_lib.aggregates import histogram_quantile, kpi_window, series_stats
-from tars_lib.catalogue import Catalogue
-from tars_lib.source import SeriesSet
+from tars_lib.collect.aggregates import histogram_quantile, kpi_window, series_stats
+from tars_lib.core.catalogue import Catalogue
+from tars_lib.sources.base import SeriesSet
 
 from .truth import quantile
 

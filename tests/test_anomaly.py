@@ -8,7 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tars_lib.anomaly import (
+from tars_lib.collect.collector import collect_window
+from tars_lib.core.catalogue import Catalogue
+from tars_lib.core.models import AnomalyEvents, Window
+from tars_lib.judge.anomaly import (
     SeriesMatrix,
     detect,
     ewma_moments,
@@ -17,10 +20,7 @@ from tars_lib.anomaly import (
     severity_of,
     zscores,
 )
-from tars_lib.catalogue import Catalogue
-from tars_lib.collector import collect_window
-from tars_lib.models import AnomalyEvents, Window
-from tars_lib.scenario import ScenarioSource, load_scenario
+from tars_lib.sources.scenario import ScenarioSource, load_scenario
 
 from .conftest import SCENARIO
 
@@ -100,7 +100,7 @@ def test_severity_bands(z: float, change: float, severity: str) -> None:
 
 def _matrix_and_events(catalogue: Catalogue, path=SCENARIO) -> tuple[SeriesMatrix, AnomalyEvents]:  # type: ignore[no-untyped-def]
     end = GA + 8 * DAY
-    windows = collect_window(ScenarioSource(path), catalogue, None, GA, end)
+    windows = collect_window(ScenarioSource(path), catalogue, GA, end)
     grid = np.arange(int(GA.timestamp()) + 300, int(end.timestamp()) + 1, 300)
     matrix = matrix_from_windows(
         list(catalogue.kpis), {k: w.series for k, w in windows.items()}, grid, 288, 300

@@ -1,4 +1,4 @@
-"""tars_lib.artifacts: every bad file is one InputError line; every write is atomic."""
+"""tars_lib.core.artifacts: every bad file is one InputError line; every write is atomic."""
 
 from __future__ import annotations
 
@@ -18,17 +18,17 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from tars_lib import artifacts
-from tars_lib.artifacts import (
+from tars_lib.core import artifacts
+from tars_lib.core.artifacts import (
     dump_json,
     field_path,
     read_artifact,
     write_text_atomic,
     write_texts_atomic,
 )
-from tars_lib.catalogue import Catalogue
-from tars_lib.errors import InputError
-from tars_lib.models import (
+from tars_lib.core.catalogue import Catalogue
+from tars_lib.core.errors import InputError
+from tars_lib.core.models import (
     AnomalyEvents,
     DaySummary,
     GaKpiSummary,
@@ -38,8 +38,9 @@ from tars_lib.models import (
     RegressionSummary,
     Retrospective,
 )
-from tars_lib.retrospective import build_retrospective
-from tars_lib.workspace import RetroInputs, load_release_week
+from tars_lib.core.week import load_release_week
+from tars_lib.core.workspace import RetroInputs
+from tars_lib.retro.retrospective import build_retrospective
 
 from .conftest import TEST_DATA
 
@@ -445,7 +446,7 @@ def test_dump_json_keeps_non_ascii_and_null(tmp_path: Path) -> None:
 CRASH_WRITER = """
 import sys
 from pathlib import Path
-from tars_lib.artifacts import write_text_atomic
+from tars_lib.core.artifacts import write_text_atomic
 
 target, size = Path(sys.argv[1]), int(sys.argv[2])
 i = 0

@@ -9,26 +9,23 @@ samples (tests/truth.py): 0.5% relative, 1% for histogram quantiles.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from tars_lib.catalogue import Catalogue
-from tars_lib.collector import build_day_summary, build_ga_summary
-from tars_lib.prometheus import PrometheusSource, credentials_from_env
+from tars_lib.collect.collector import build_day_summary, build_ga_summary
+from tars_lib.core.catalogue import Catalogue
+from tars_lib.sources.prometheus import PrometheusSource, credentials_from_env
+from testsupport.servers import require_binary, victoria_metrics_from_text
 
-from .servers import require_binary, victoria_metrics_from_text
+from .conftest import run_tars as tars
 from .test_collector import assert_matches_truth
 from .truth import day_truth
 
 GA = datetime(2025, 11, 18, tzinfo=UTC)
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
-TARS = str(Path(sys.executable).with_name("tars"))
 
 
 def _t(day: int) -> int:
@@ -44,8 +41,10 @@ def victoria_url(
         yield url
 
 
-def source(url: str) -> PrometheusSource:
-    return PrometheusSource(url, credentials=credentials_from_env({}), timeout=30)
+def source(url: str, selector: str | None = None) -> PrometheusSource:
+    return PrometheusSource(
+        url, credentials=credentials_from_env({}), timeout=30, selector=selector
+    )
 
 
 @pytest.mark.parametrize("backend", ["prometheus_url", "victoria_url"])
@@ -80,44 +79,30 @@ def test_ga_day_and_incident_days_match_ground_truth(
 def test_selector_scopes_every_query(
     prometheus_url: str, catalogue: Catalogue, scenario_truth
 ) -> None:  # type: ignore[no-untyped-def]
-    src = source(prometheus_url)
-    scoped = build_ga_summary(src, catalogue, GA, NOW, selector='job="api"')
+    scoped = build_ga_summary(source(prometheus_url, 'job="api"'), catalogue, GA, NOW)
     truth = day_truth(scenario_truth, _t(0), _t(1))
     assert scoped.kpis["availability"].value == pytest.approx(truth["availability"], rel=1e-6)
-    other = build_ga_summary(src, catalogue, GA, NOW, selector='job="billing"')
+    other = build_ga_summary(source(prometheus_url, 'job="billing"'), catalogue, GA, NOW)
     assert all(v.value is None for v in other.kpis.values())
 
 
 def test_cli_collects_from_prometheus(prometheus_url: str, tmp_path: Path, scenario_truth) -> None:  # type: ignore[no-untyped-def]
-    env = {**os.environ, "TARS_PROMETHEUS_TOKEN": "canary-token-b1c2"}
-    ga = subprocess.run(
-        [
-            TARS,
-            "ga-kpi",
-            "--prometheus-url",
-            prometheus_url,
-            "--ga-timestamp",
-            "2025-11-18T00:00:00Z",
-            "--output-dir",
-            "ga_kpis",
-            "--quiet",
-        ],
+    env = {"TARS_PROMETHEUS_TOKEN": "canary-token-b1c2"}
+    ga = tars(
+        "ga-kpi",
+        "--prometheus-url",
+        prometheus_url,
+        "--ga-timestamp",
+        "2025-11-18T00:00:00Z",
+        "--output-dir",
+        "ga_kpis",
+        "--quiet",
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
         env=env,
-        check=False,
-        timeout=120,
     )
     assert ga.returncode == 0, ga.stderr
-    day = subprocess.run(
-        [TARS, "stability", "--prometheus-url", prometheus_url, "--day-number", "2"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=120,
+    day = tars(
+        "stability", "--prometheus-url", prometheus_url, "--day-number", "2", cwd=tmp_path, env=env
     )
     assert day.returncode == 0, day.stderr
     assert "SLO breached: P99 Latency" in day.stdout
@@ -157,9 +142,7 @@ def test_judgement_phases_run_against_prometheus(prometheus_url: str, tmp_path: 
         ["retro", "--auto"],
     ]
     for args in steps:
-        result = subprocess.run(
-            [TARS, *args], cwd=tmp_path, capture_output=True, text=True, check=False, timeout=300
-        )
+        result = tars(*args, cwd=tmp_path)
         assert result.returncode == 0, (args, result.stderr)
     events = json.loads((tmp_path / "anomaly_events.json").read_text())
     assert any(
@@ -179,29 +162,13 @@ def test_token_never_reaches_notebooks_site_or_artifacts(
 ) -> None:
     """A canary bearer token set for the run appears in no output of any phase."""
     canary = "canary-9d1e7b2f-secret"
-    env = {**os.environ, "TARS_PROMETHEUS_TOKEN": canary}
+    env = {"TARS_PROMETHEUS_TOKEN": canary}
     outputs = ""
     for args in (["run-day", "0", "--ga-timestamp", "2025-11-18T00:00:00Z"], ["run-day", "7"]):
-        result = subprocess.run(
-            [TARS, *args, "--prometheus-url", prometheus_url, "--quiet"],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-            timeout=600,
-        )
+        result = tars(*args, "--prometheus-url", prometheus_url, "--quiet", cwd=tmp_path, env=env)
         assert result.returncode == 0, result.stderr
         outputs += result.stdout + result.stderr
-    report = subprocess.run(
-        [TARS, "report", "--renderer", "fallback"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=300,
-    )
+    report = tars("report", "--renderer", "fallback", cwd=tmp_path, env=env)
     assert report.returncode == 0, report.stderr
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert any(p.suffix == ".ipynb" for p in files) and any(p.suffix == ".html" for p in files)

@@ -19,15 +19,15 @@ from matplotlib.figure import Figure
 from matplotlib.image import imread
 from matplotlib.lines import Line2D
 
-from tars_lib import charts
-from tars_lib.catalogue import Catalogue
-from tars_lib.cost import analyze_cost
-from tars_lib.drift import analyze_drifts
-from tars_lib.health import build_health_report
-from tars_lib.models import CostBreakdown, HealthReport
-from tars_lib.slo import analyze_slos
-from tars_lib.week import ReleaseWeek
-from tars_lib.workspace import RetroInputs, load_release_week
+from tars_lib.core.catalogue import Catalogue
+from tars_lib.core.models import CostBreakdown, HealthReport
+from tars_lib.core.week import ReleaseWeek, load_release_week
+from tars_lib.core.workspace import RetroInputs
+from tars_lib.judge.health import build_health_report
+from tars_lib.report import charts
+from tars_lib.retro.cost import analyze_cost
+from tars_lib.retro.drift import analyze_drifts
+from tars_lib.retro.slo import analyze_slos
 
 from .conftest import GA, WeekBuilder, event, slo_day
 

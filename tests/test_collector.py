@@ -6,14 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tars_lib.catalogue import Catalogue
-from tars_lib.collector import (
+from tars_lib.collect.collector import (
     build_day_summary,
     build_ga_summary,
     latest_complete_day,
 )
-from tars_lib.errors import InputError
-from tars_lib.scenario import ScenarioSource
+from tars_lib.core.catalogue import Catalogue
+from tars_lib.core.errors import InputError
+from tars_lib.sources.scenario import ScenarioSource
 
 from .conftest import SCENARIO
 from .truth import day_truth

@@ -5,43 +5,34 @@ loopback fault proxy (tests/fault_proxy.py)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from .conftest import run_tars as tars
 from .fault_proxy import fault_proxy
 
-TARS = str(Path(sys.executable).with_name("tars"))
 GA = "2025-11-18T00:00:00Z"
 
 
 def ga_kpi(url: str, cwd: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            TARS,
-            "ga-kpi",
-            "--prometheus-url",
-            url,
-            "--ga-timestamp",
-            GA,
-            "--retries",
-            "2",
-            "--timeout",
-            "1",
-            "--concurrency",
-            "2",
-            "--quiet",
-            *extra,
-        ],
+    return tars(
+        "ga-kpi",
+        "--prometheus-url",
+        url,
+        "--ga-timestamp",
+        GA,
+        "--retries",
+        "2",
+        "--timeout",
+        "1",
+        "--concurrency",
+        "2",
+        "--quiet",
+        *extra,
         cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-        env={**os.environ, "TARS_PROMETHEUS_TOKEN": "canary-fault-7"},
+        env={"TARS_PROMETHEUS_TOKEN": "canary-fault-7"},
     )
 
 

@@ -10,11 +10,12 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-from tars_lib.artifacts import dump_json
-from tars_lib.catalogue import Catalogue
-from tars_lib.markdown import render_markdown
-from tars_lib.retrospective import build_retrospective
-from tars_lib.workspace import RetroInputs, load_release_week
+from tars_lib.core.artifacts import dump_json
+from tars_lib.core.catalogue import Catalogue
+from tars_lib.core.week import load_release_week
+from tars_lib.core.workspace import RetroInputs
+from tars_lib.retro.markdown import render_markdown
+from tars_lib.retro.retrospective import build_retrospective
 
 from .conftest import GA
 

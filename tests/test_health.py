@@ -1,4 +1,4 @@
-"""Unit and property tests of the daily health report (phase 4, ``tars_lib.health``).
+"""Unit and property tests of the daily health report (phase 4, ``tars_lib.judge.health``).
 
 Each test builds one day whose score is worked out here by hand (the formulas
 are restated below, not imported), then checks the report against it.
@@ -14,10 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tars_lib.catalogue import Catalogue, HealthConfig, HealthWeights, load_catalogue
-from tars_lib.drift import potential_causes
-from tars_lib.health import build_health_report, mitigation_plan
-from tars_lib.models import (
+from tars_lib.core.catalogue import Catalogue, HealthConfig, HealthWeights, load_catalogue
+from tars_lib.core.models import (
     AnomalyEvent,
     AnomalyEvents,
     AnomalyParameters,
@@ -27,6 +25,8 @@ from tars_lib.models import (
     SloDay,
     Window,
 )
+from tars_lib.core.policy import potential_causes
+from tars_lib.judge.health import build_health_report, mitigation_plan
 
 from .conftest import DAY, GA, SOURCE, TEST_DATA, event, slo_day
 

@@ -81,10 +81,13 @@ def test_regression_then_retro(week: Path) -> None:
 
 def test_bad_parameters_are_one_line_errors(week: Path) -> None:
     for args, words in [
-        (("--z-threshold", "0"), "--z-threshold 0: must be positive"),
+        (("--z-threshold", "0"), "--z-threshold 0: must be a positive number (default 3)"),
         (("--ewma-alpha", "1.5"), "--ewma-alpha 1.5: must be in (0, 1]"),
         (("--day-number", "9"), "--day-number 9: the release week has days 1..7"),
-        (("--day-number", "2", "--start", "2025-11-20T00:00:00Z"), "not both"),
+        (
+            ("--day-number", "2", "--start", "2025-11-20T00:00:00Z"),
+            "give --day-number or --start/--end, not both",
+        ),
     ]:
         result = tars("anomalies", "--scenario", str(SCENARIO), *args, cwd=week)
         assert result.returncode == 2, (args, result.stderr)

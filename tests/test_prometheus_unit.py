@@ -8,15 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tars_lib.errors import InputError
-from tars_lib.prometheus import (
+from tars_lib.core.errors import InputError
+from tars_lib.sources.base import RangeQuery, apply_selector
+from tars_lib.sources.prometheus import (
     MAX_POINTS_PER_REQUEST,
     PrometheusSource,
     credentials_from_env,
     redact_url,
     split_range,
 )
-from tars_lib.source import RangeQuery, apply_selector
 
 START = datetime(2025, 11, 1, tzinfo=UTC)
 

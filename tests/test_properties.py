@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tars_lib.cost import cost_trend, half_means
-from tars_lib.drift import classify_trend, drift_percent
-from tars_lib.slo import daily_budget_use, days_to_exhaustion, slo_status
+from tars_lib.retro.cost import cost_trend, half_means
+from tars_lib.retro.drift import classify_trend, drift_percent
+from tars_lib.retro.slo import daily_budget_use, days_to_exhaustion, slo_status
 
 positive = st.floats(min_value=1e-3, max_value=1e6, allow_nan=False, allow_infinity=False)
 costs = st.lists(st.floats(min_value=1.0, max_value=1e5), min_size=2, max_size=7)

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from scipy.stats import mannwhitneyu
 
-from tars_lib.catalogue import Catalogue
-from tars_lib.collector import build_day_summary, build_ga_summary
-from tars_lib.models import RegressionSummary
-from tars_lib.regression import analyze_regressions, change_severity, hodges_lehmann
-from tars_lib.scenario import ScenarioSource
+from tars_lib.collect.collector import build_day_summary, build_ga_summary
+from tars_lib.core.catalogue import Catalogue
+from tars_lib.core.models import RegressionSummary
+from tars_lib.judge.regression import analyze_regressions, change_severity, hodges_lehmann
+from tars_lib.sources.scenario import ScenarioSource
 
 from .conftest import SCENARIO
 

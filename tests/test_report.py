@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from tars_lib.markdown import SECTION_HEADINGS
-from tars_lib.report import PDF_NAME, render_site
+from tars_lib.core.workspace import SiteLayout, Workspace
+from tars_lib.report.site import render_site
+from tars_lib.retro.markdown import SECTION_HEADINGS
+from testsupport.servers import require_binary
 
 from .conftest import SCENARIO, TEST_DATA
 from .conftest import run_tars as tars
-from .servers import require_binary
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 CHROMIUM_FLAGS = [
@@ -52,7 +53,7 @@ def week_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert result.returncode == 0, result.stderr
     report = tars("report", "--renderer", "fallback", cwd=ws)
     assert report.returncode == 0, report.stderr
-    assert "_site/index.html" in report.stdout and PDF_NAME in report.stdout
+    assert "_site/index.html" in report.stdout and SiteLayout.PDF_NAME in report.stdout
     return ws
 
 
@@ -61,7 +62,7 @@ def test_site_has_a_page_per_phase_and_an_index(week_site: Path) -> None:
     names = sorted(p.name for p in site.iterdir())
     assert names == sorted(
         [
-            PDF_NAME,
+            SiteLayout.PDF_NAME,
             "index.html",
             "01_ga_day.html",
             "02_stability.html",
@@ -109,7 +110,7 @@ def test_pages_in_a_real_browser(week_site: Path, tmp_path: Path) -> None:
 def test_pdf_has_the_nine_sections(week_site: Path) -> None:
     require_binary("pdftotext")
     text = subprocess.run(
-        ["pdftotext", str(week_site / "_site" / PDF_NAME), "-"],
+        ["pdftotext", str(week_site / "_site" / SiteLayout.PDF_NAME), "-"],
         capture_output=True,
         text=True,
         check=True,
@@ -139,7 +140,7 @@ def test_run_day_then_report_on_a_cli_made_workspace(tmp_path: Path) -> None:
     assert report.returncode == 0, report.stderr
     index = (tmp_path / "_site" / "index.html").read_text()
     assert "Phase 6: GA 7-day retrospective: not run yet" in index
-    assert not (tmp_path / "_site" / PDF_NAME).exists()
+    assert not (tmp_path / "_site" / SiteLayout.PDF_NAME).exists()
 
 
 def test_failing_cell_names_notebook_and_keeps_it(tmp_path: Path) -> None:
@@ -180,7 +181,7 @@ def test_label_with_script_is_shown_as_text(tmp_path: Path) -> None:
             progress_bar=False,
             cwd=str(NOTEBOOKS),
         )
-    site = render_site(ws, tmp_path / "site", "fallback")
+    site = render_site(Workspace(ws), tmp_path / "site", "fallback")
     for page in ("03_anomalies", "06_retrospective"):
         html = site.pages[page].read_text()
         assert "<script>" not in html, page

@@ -9,24 +9,26 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tars_lib.catalogue import Catalogue
-from tars_lib.cost import analyze_cost, cost_trend, half_means
-from tars_lib.degradations import analyze_degradations, breach_severity
-from tars_lib.drift import analyze_drifts, classify_trend, drift_percent, potential_causes
-from tars_lib.markdown import SECTION_HEADINGS, md_escape, render_markdown
-from tars_lib.models import (
+from tars_lib.core.catalogue import Catalogue
+from tars_lib.core.models import (
     CostBreakdown,
     Regression,
     RegressionSummary,
     RollbackReason,
     RollbackVerdict,
 )
-from tars_lib.recommendations import MAX_RECOMMENDATIONS
-from tars_lib.retrospective import build_retrospective
-from tars_lib.slo import analyze_slos, daily_budget_use, days_to_exhaustion, slo_status
-from tars_lib.status import overall_status
-from tars_lib.successes import ACHIEVEMENT_CAP, analyze_successes
-from tars_lib.workspace import RetroInputs, load_release_week
+from tars_lib.core.policy import breach_severity, potential_causes
+from tars_lib.core.week import load_release_week
+from tars_lib.core.workspace import RetroInputs
+from tars_lib.retro.cost import analyze_cost, cost_trend, half_means
+from tars_lib.retro.degradations import analyze_degradations
+from tars_lib.retro.drift import analyze_drifts, classify_trend, drift_percent
+from tars_lib.retro.markdown import SECTION_HEADINGS, md_escape, render_markdown
+from tars_lib.retro.recommendations import MAX_RECOMMENDATIONS
+from tars_lib.retro.retrospective import build_retrospective
+from tars_lib.retro.slo import analyze_slos, daily_budget_use, days_to_exhaustion, slo_status
+from tars_lib.retro.status import overall_status
+from tars_lib.retro.successes import ACHIEVEMENT_CAP, analyze_successes
 
 from .conftest import GA, WeekBuilder, event, slo_day
 

@@ -13,9 +13,9 @@ JOB = """
 import resource
 from datetime import UTC, datetime, timedelta
 import numpy as np
-from tars_lib.anomaly import SeriesMatrix, detect
-from tars_lib.catalogue import load_catalogue
-from tars_lib.models import Window
+from tars_lib.judge.anomaly import SeriesMatrix, detect
+from tars_lib.core.catalogue import load_catalogue
+from tars_lib.core.models import Window
 n, days = 10_000, 30
 t = (days + 1) * 288
 ga = datetime(2025, 11, 18, tzinfo=UTC)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.servers import (
+from testsupport.servers import (
     free_port,
     prometheus_from_openmetrics,
     require_binary,

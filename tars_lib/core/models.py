@@ -1,0 +1,452 @@
+"""Pydantic models of the six artifacts: the only contract between phases.
+
+Every artifact a phase writes is one of these models, and every reader validates
+its input against them (see ``artifacts.read_artifact``), so a malformed file is
+refused at the door with the file and field named, never half-used.
+
+Timestamps are UTC and serialised as ``2025-11-18T00:00:00Z``. Floats must be
+finite: NaN or Infinity in an artifact is an error, a KPI without data is
+``"value": null``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from tars_lib.core.errors import SettingError
+from tars_lib.core.policy import Priority
+
+__all__ = [
+    "WEEK_DAYS",
+    "ActionItem",
+    "AnomalyEvent",
+    "AnomalyEvents",
+    "AnomalyParameters",
+    "CostAnalysis",
+    "CostBreakdown",
+    "DayCompliance",
+    "DaySummary",
+    "Degradation",
+    "GaKpiSummary",
+    "HealthComponent",
+    "HealthReport",
+    "KpiComparison",
+    "KpiStats",
+    "KpiValue",
+    "MitigationAction",
+    "Regression",
+    "RegressionSummary",
+    "Retrospective",
+    "RollbackReason",
+    "RollbackVerdict",
+    "SloBurnDown",
+    "SloDay",
+    "SourceInfo",
+    "Success",
+    "UnexpectedDrift",
+    "Window",
+    "format_utc",
+]
+
+WEEK_DAYS = 7
+"""Days 1..7 after GA day (day 0) make up the release week."""
+
+
+def _to_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamp needs a time zone, e.g. 2025-11-18T00:00:00Z")
+    return value.astimezone(UTC)
+
+
+def format_utc(value: datetime) -> str:
+    """ISO 8601 in UTC with a Z, to the second: the one timestamp format we write."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+UtcDatetime = Annotated[
+    datetime,
+    AfterValidator(_to_utc),
+    PlainSerializer(format_utc, return_type=str),
+]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Percent = Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)]
+DayNumber = Annotated[int, Field(ge=1, le=WEEK_DAYS)]
+Severity = Literal["low", "medium", "high", "critical"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+# --------------------------------------------------------------------------- shared parts
+
+
+class Window(_Model):
+    """A half-open UTC interval [start, end)."""
+
+    start: UtcDatetime
+    end: UtcDatetime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if self.end <= self.start:
+            raise ValueError("window end must be after its start")
+        return self
+
+
+class SourceInfo(_Model):
+    """Where the numbers came from. Never carries credentials."""
+
+    kind: Literal["prometheus", "scenario", "test-data"]
+    location: str
+
+
+class KpiStats(_Model):
+    """Statistics of a KPI's 5-minute series over the window, for later baselines."""
+
+    mean: Finite
+    std: Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+    p5: Finite
+    p95: Finite
+    min: Finite
+    max: Finite
+    samples: Annotated[int, Field(ge=0)]
+
+
+class KpiValue(_Model):
+    """One KPI's aggregate for a day, in its unit; ``value`` is null when no data came back.
+
+    ``series_5m`` keeps the 5-minute values (null where the backend had none) so
+    the anomaly and regression phases can work from files alone; ``counts``
+    keeps a ratio KPI's summed numerator and denominator for count tests.
+    """
+
+    value: Finite | None
+    unit: str
+    stats: KpiStats | None = None
+    counts: dict[str, Annotated[float, Field(ge=0.0, allow_inf_nan=False)]] | None = None
+    series_5m: list[Finite | None] | None = None
+
+
+class SloDay(_Model):
+    """One SLO's outcome over one day.
+
+    ``bad_fraction`` is the share of bad events (ratio SLOs) or of bad 5-minute
+    windows (latency SLOs); the day breaches the SLO when it exceeds the error
+    budget fraction ``1 - target``.
+    """
+
+    kpi: str
+    target_percent: Annotated[float, Field(gt=0.0, lt=100.0, allow_inf_nan=False)]
+    period_days: Annotated[int, Field(ge=1, le=366)]
+    bad_fraction: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] | None
+
+    @property
+    def budget_fraction(self) -> float:
+        return 1.0 - self.target_percent / 100.0
+
+    @property
+    def burn_rate(self) -> float | None:
+        """Google SRE workbook burn rate: 1.0 spends the budget exactly over the period."""
+        if self.bad_fraction is None:
+            return None
+        return self.bad_fraction / self.budget_fraction
+
+    @property
+    def breached(self) -> bool:
+        return self.bad_fraction is not None and self.bad_fraction > self.budget_fraction
+
+
+class CostBreakdown(_Model):
+    compute: Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+    storage: Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+    network: Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+    other: Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+
+
+# --------------------------------------------------------------------------- phase 1 and 2
+
+
+class GaKpiSummary(_Model):
+    """Phase 1: the GA-day baseline (``ga_kpis/ga_kpi_summary.json``)."""
+
+    ga_timestamp: UtcDatetime
+    window: Window
+    generated_at: UtcDatetime
+    source: SourceInfo
+    kpis: dict[str, KpiValue]
+    pre_ga_kpis: dict[str, KpiValue] | None = None
+    slos: dict[str, SloDay] = {}
+    cost_breakdown: CostBreakdown | None = None
+
+    @model_validator(mode="after")
+    def _window_is_ga_day(self) -> GaKpiSummary:
+        if self.window.start != self.ga_timestamp:
+            raise ValueError("window.start must equal ga_timestamp (day 0 starts at GA)")
+        return self
+
+
+class DaySummary(_Model):
+    """Phase 2: one day of the release week (``stability/day_NN_summary.json``).
+
+    Day N covers [GA + N days, GA + N + 1 days) in UTC.
+    """
+
+    day_number: DayNumber
+    ga_timestamp: UtcDatetime
+    window: Window
+    generated_at: UtcDatetime
+    source: SourceInfo
+    kpis: dict[str, KpiValue]
+    drift_percent: dict[str, Finite | None]
+    slos: dict[str, SloDay] = {}
+    cost_breakdown: CostBreakdown | None = None
+    rollback_recommended: bool = False
+    rollback_reasons: list[str] = []
+
+    @field_validator("window")
+    @classmethod
+    def _window_is_the_day(cls, window: Window, info: ValidationInfo) -> Window:
+        day, ga = info.data.get("day_number"), info.data.get("ga_timestamp")
+        if day is None or ga is None:
+            return window  # their own errors are reported
+        expected = ga + timedelta(days=day)
+        if window.start != expected or window.end != expected + timedelta(days=1):
+            raise ValueError(
+                f"must be [{format_utc(expected)}, "
+                f"{format_utc(expected + timedelta(days=1))}) for day {day}"
+            )
+        return window
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DaySummary:
+        if self.rollback_recommended and not self.rollback_reasons:
+            raise ValueError("rollback_recommended is true but rollback_reasons is empty")
+        return self
+
+
+# --------------------------------------------------------------------------- phase 3
+
+
+class AnomalyParameters(_Model):
+    """The detector's settings: their defaults live here and nowhere else."""
+
+    z_threshold: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] = 3.0
+    ewma_alpha: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] = 0.3
+
+    @classmethod
+    def checked(cls, **values: float | None) -> AnomalyParameters:
+        """The settings given (None: default), or a ``SettingError`` naming the first bad one."""
+        given = {k: v for k, v in values.items() if v is not None}
+        rules = {
+            "z_threshold": "must be a positive number",
+            "ewma_alpha": "must be in (0, 1]",
+        }
+        try:
+            return cls(**given)
+        except ValidationError as exc:
+            name = str(exc.errors()[0]["loc"][0])
+            default = cls.model_fields[name].default
+            raise SettingError(
+                name,
+                f"{{{name}}} {{value}}: {rules.get(name, 'invalid')} (default {default:g})",
+                given.get(name),
+            ) from None
+
+
+class AnomalyEvent(_Model):
+    """Consecutive points of one series beyond the threshold, merged into one event."""
+
+    metric_name: str
+    labels: dict[str, str] = {}
+    start: UtcDatetime
+    end: UtcDatetime
+    duration_seconds: Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+    peak_z: Finite
+    observed: Finite
+    expected: Finite
+    direction: Literal["up", "down"]
+    impact: Literal["adverse", "improvement", "neutral"]
+    severity: Severity
+
+
+class AnomalyEvents(_Model):
+    """Phase 3: ``anomaly_events.json``, with the parameters that produced it."""
+
+    generated_at: UtcDatetime
+    window: Window
+    parameters: AnomalyParameters
+    events: list[AnomalyEvent]
+
+
+# --------------------------------------------------------------------------- phase 4
+
+
+class HealthComponent(_Model):
+    score: Percent
+    weight: Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+    detail: str
+
+
+class MitigationAction(_Model):
+    priority: Priority
+    kpi: str
+    finding: str
+    action: str
+
+
+class HealthReport(_Model):
+    """Phase 4: ``stability/day_NN_HEALTH.json``."""
+
+    day_number: DayNumber
+    generated_at: UtcDatetime
+    health_score: Percent
+    status: Literal["healthy", "degraded", "critical"]
+    components: dict[str, HealthComponent]
+    mitigation_plan: list[MitigationAction]
+
+
+# --------------------------------------------------------------------------- phase 5
+
+
+class KpiComparison(_Model):
+    """One KPI against one baseline."""
+
+    kpi: str
+    baseline: str
+    baseline_value: Finite | None
+    observed_value: Finite | None
+    adverse_change_percent: Finite | None
+    p_value: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] | None = None
+    effect_size: Finite | None = None
+    ci_low: Finite | None = None
+    ci_high: Finite | None = None
+    state: Literal["ok", "regression", "improvement", "insufficient_data"]
+    severity: Literal["none", "low", "medium", "high", "critical"]
+
+
+class Regression(_Model):
+    kpi: str
+    severity: Literal["low", "medium", "high", "critical"]
+    adverse_change_percent: Finite
+    baselines: list[str]
+
+
+class RollbackReason(_Model):
+    kpi: str
+    baselines: list[str]
+    observed_value: Finite | None
+    baseline_value: Finite | None
+    effect_size: Finite | None
+    p_value: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] | None
+    threshold: str
+    text: str
+
+
+class RollbackVerdict(_Model):
+    verdict: Literal["recommended", "consider", "not_needed"]
+    reasons: list[RollbackReason]
+
+
+class RegressionSummary(_Model):
+    """Phase 5: ``regression_summary.json``."""
+
+    generated_at: UtcDatetime
+    ga_timestamp: UtcDatetime
+    baselines: list[str]
+    comparisons: list[KpiComparison]
+    regressions: list[Regression]
+    rollback_recommendation: RollbackVerdict
+
+
+# --------------------------------------------------------------------------- phase 6
+# The retrospective JSON has exactly the seed guide's structure: no field more or less.
+
+
+class Success(_Model):
+    category: str
+    description: str
+    metric_name: str
+    target_value: str
+    actual_value: str
+    achievement_percent: Finite
+
+
+class Degradation(_Model):
+    day_occurred: DayNumber
+    category: str
+    description: str
+    severity: Literal["medium", "high", "critical"]
+    impact: str
+    resolution_status: Literal["resolved", "unresolved"]
+    resolution_details: str
+
+
+class UnexpectedDrift(_Model):
+    metric_name: str
+    baseline_value: Finite
+    final_value: Finite
+    drift_percent: Finite
+    trend: Literal["increasing", "decreasing", "volatile"]
+    potential_causes: list[str]
+    investigation_needed: bool
+
+
+class CostAnalysis(_Model):
+    ga_day_cost: Finite | None
+    seven_day_total_cost: Finite
+    daily_average_cost: Finite
+    cost_trend: Literal["increasing", "stable", "decreasing"]
+    cost_breakdown: CostBreakdown
+    cost_optimization_recommendations: list[str]
+
+
+class DayCompliance(_Model):
+    day: Annotated[int, Field(ge=0, le=WEEK_DAYS)]
+    value: Finite | None
+    compliant: bool | None
+    budget_consumed: Finite
+
+
+class SloBurnDown(_Model):
+    slo_name: str
+    target: Finite
+    budget: Finite
+    budget_consumed_percent: Finite
+    days_to_exhaustion: Finite | None
+    compliance_by_day: list[DayCompliance]
+
+
+class ActionItem(_Model):
+    priority: Priority
+    description: str
+    status: Literal["open", "in_progress", "done"]
+
+
+class Retrospective(_Model):
+    """Phase 6: ``GA_7DAY_RETROSPECTIVE.json``."""
+
+    generation_timestamp: UtcDatetime
+    ga_day_timestamp: UtcDatetime
+    seven_day_end_timestamp: UtcDatetime
+    successes: list[Success]
+    degradations: list[Degradation]
+    unexpected_drifts: list[UnexpectedDrift]
+    cost_analysis: CostAnalysis
+    slo_burn_downs: list[SloBurnDown]
+    recommendations_v1_0_2: list[str]
+    process_improvements: list[str]
+    action_items: list[ActionItem]

@@ -1,0 +1,271 @@
+"""Every path the project uses, in one place: a release week's layout and the project's files.
+
+A release week (``Workspace``) keeps the seed guide's layout, so ``tars retro --auto``
+and the seed's commands find each other's files::
+
+    ga_kpis/ga_kpi_summary.json          phase 1
+    stability/day_NN_summary.json        phase 2
+    anomaly_events.json                  phase 3
+    stability/day_NN_HEALTH.json         phase 4
+    regression_summary.json              phase 5
+    docs/final/GA_7DAY_RETROSPECTIVE.md  phase 6 (and .json beside it)
+    runs/day_NN/<notebook>.ipynb         tars run-day N
+
+The bundled test data keeps phase 3 and 5 in ``anomalies/`` and ``regression/``;
+those are read too. ``SiteLayout`` names the rendered site's files and
+``PROJECT`` the files the project ships (notebooks, catalogue, scenario, Quarto).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel
+
+from tars_lib.core.artifacts import read_artifact
+from tars_lib.core.models import (
+    WEEK_DAYS,
+    AnomalyEvents,
+    DaySummary,
+    GaKpiSummary,
+    HealthReport,
+    RegressionSummary,
+)
+
+__all__ = [
+    "DEFAULT_OUTPUT",
+    "GA_FILE",
+    "PROJECT",
+    "ProjectFiles",
+    "RetroInputs",
+    "SiteLayout",
+    "Workspace",
+    "day_file",
+    "day_number_of",
+    "health_beside",
+    "json_beside",
+    "schema_file",
+]
+
+GA_FILE = "ga_kpi_summary.json"
+_GA_DIR = "ga_kpis"
+_STABILITY_DIR = "stability"
+_ANOMALIES = ("anomaly_events.json", "anomalies/anomaly_events.json")
+_REGRESSION = ("regression_summary.json", "regression/regression_summary.json")
+_RETRO = Path("docs") / "final" / "GA_7DAY_RETROSPECTIVE.md"
+_RUNS = "runs"
+_DAY_FILE = re.compile(r"^day_(\d+)_summary\.json$")
+DEFAULT_OUTPUT = _RETRO
+"""Where ``tars retro`` writes the Markdown by default (relative to the current directory)."""
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def day_file(day: int) -> str:
+    return f"day_{day:02d}_summary.json"
+
+
+def _health_file(day: int) -> str:
+    return f"day_{day:02d}_HEALTH.json"
+
+
+def day_number_of(path: Path) -> int | None:
+    """The day a ``day_NN_summary.json`` file name stands for; None for other files."""
+    match = _DAY_FILE.match(path.name)
+    return int(match.group(1)) if match else None
+
+
+def health_beside(summary_path: Path, day: int) -> Path:
+    """A day's health report goes beside its summary (the seed's layout)."""
+    return Path(summary_path).with_name(_health_file(day))
+
+
+def schema_file(artifact: str) -> str:
+    """``tars schema`` writes one JSON Schema per artifact model."""
+    return f"{artifact}.schema.json"
+
+
+def json_beside(markdown: Path) -> Path:
+    """The retrospective JSON is written beside its Markdown."""
+    return Path(markdown).with_suffix(".json")
+
+
+@dataclass(frozen=True)
+class RetroInputs:
+    """The four inputs of the retrospective; the last two are optional."""
+
+    ga_data: Path
+    seven_day_data: Path
+    regression: Path | None
+    anomalies: Path | None
+
+
+def _first_existing(base: Path, names: tuple[str, ...]) -> Path | None:
+    for name in names:
+        if (base / name).is_file():
+            return base / name
+    return None
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """The artifacts of one release week under ``root`` (default: the current directory)."""
+
+    root: Path = Path()
+
+    @classmethod
+    def at(cls, path: str | Path) -> Workspace:
+        return cls(Path(path).resolve())
+
+    @property
+    def ga_dir(self) -> Path:
+        return self.root / _GA_DIR
+
+    @property
+    def ga_path(self) -> Path:
+        return self.ga_dir / GA_FILE
+
+    @property
+    def stability_dir(self) -> Path:
+        return self.root / _STABILITY_DIR
+
+    def day_path(self, day: int) -> Path:
+        return self.stability_dir / day_file(day)
+
+    def health_path(self, day: int) -> Path:
+        return self.stability_dir / _health_file(day)
+
+    @property
+    def anomalies_path(self) -> Path:
+        """Where phase 3 writes its events."""
+        return self.root / _ANOMALIES[0]
+
+    @property
+    def regression_path(self) -> Path:
+        """Where phase 5 writes its summary."""
+        return self.root / _REGRESSION[0]
+
+    def anomalies_file(self) -> Path | None:
+        """Phase 3's events if the workspace has them (also the test data's ``anomalies/``)."""
+        return _first_existing(self.root, _ANOMALIES)
+
+    def regression_file(self) -> Path | None:
+        return _first_existing(self.root, _REGRESSION)
+
+    @property
+    def retro_path(self) -> Path:
+        return self.root / _RETRO
+
+    @property
+    def retro_json_path(self) -> Path:
+        return json_beside(self.retro_path)
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / _RUNS
+
+    def run_dir(self, day: int) -> Path:
+        return self.runs_dir / f"day_{day:02d}"
+
+    def run_days(self) -> Iterator[Path]:
+        """The ``runs/day_NN`` folders, latest day first."""
+        yield from sorted(self.runs_dir.glob("day_[0-9][0-9]"), reverse=True)
+
+    def retro_inputs(self) -> RetroInputs:
+        """What ``tars retro --auto`` reads; the optional inputs may be absent."""
+        return RetroInputs(
+            ga_data=self.ga_dir,
+            seven_day_data=self.stability_dir,
+            regression=self.regression_file(),
+            anomalies=self.anomalies_file(),
+        )
+
+    # Typed readers: every read goes through the artifact models.
+    def _read(self, path: Path, model: type[M]) -> M | None:
+        return read_artifact(path, model) if path.is_file() else None
+
+    def ga(self) -> GaKpiSummary:
+        return read_artifact(self.ga_path, GaKpiSummary)
+
+    def day(self, day: int) -> DaySummary:
+        return read_artifact(self.day_path(day), DaySummary)
+
+    def days(self) -> dict[int, DaySummary]:
+        return {d: self.day(d) for d in range(1, WEEK_DAYS + 1) if self.day_path(d).is_file()}
+
+    def anomalies(self) -> AnomalyEvents | None:
+        path = self.anomalies_file()
+        return self._read(path, AnomalyEvents) if path else None
+
+    def regression(self) -> RegressionSummary | None:
+        path = self.regression_file()
+        return self._read(path, RegressionSummary) if path else None
+
+    def health(self) -> dict[int, HealthReport]:
+        found = {d: self._read(self.health_path(d), HealthReport) for d in range(1, WEEK_DAYS + 1)}
+        return {d: r for d, r in found.items() if r is not None}
+
+
+@dataclass(frozen=True)
+class SiteLayout:
+    """The rendered site: one page per phase notebook, an index and the PDF."""
+
+    root: Path
+
+    PDF_NAME = "GA_7DAY_RETROSPECTIVE.pdf"
+    INDEX = "index.html"
+    DEFAULT_DIR = Path("_site")
+    QUARTO_INDEX = "index.qmd"
+    QUARTO_CONFIG = "_quarto.yml"
+
+    @staticmethod
+    def page_name(notebook: str) -> str:
+        return f"{notebook}.html"
+
+    def page(self, notebook: str) -> Path:
+        return self.root / self.page_name(notebook)
+
+    @property
+    def index(self) -> Path:
+        return self.root / self.INDEX
+
+    @property
+    def pdf(self) -> Path:
+        return self.root / self.PDF_NAME
+
+
+@dataclass(frozen=True)
+class ProjectFiles:
+    """What the project ships beside the library: notebooks, configuration, the scenario."""
+
+    root: Path
+
+    @property
+    def notebook_dir(self) -> Path:
+        return self.root / "notebooks"
+
+    def notebook(self, name: str) -> Path:
+        return self.notebook_dir / f"{name}.ipynb"
+
+    @staticmethod
+    def notebook_file(name: str) -> str:
+        return f"{name}.ipynb"
+
+    @property
+    def quarto_config(self) -> Path:
+        return self.root / "_quarto.yml"
+
+    @property
+    def catalogue(self) -> Path:
+        return self.root / "data" / "config" / "kpis.yaml"
+
+    @property
+    def scenario(self) -> Path:
+        return self.root / "data" / "scenarios" / "ga_week.yaml"
+
+
+PROJECT = ProjectFiles(Path(__file__).resolve().parents[2])

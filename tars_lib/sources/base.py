@@ -1,0 +1,71 @@
+"""The metric-source interface: range queries in, aligned numpy series out.
+
+A source answers ``RangeQuery`` objects (PromQL evaluated every ``step``
+seconds from ``start`` to ``end`` inclusive) with a ``SeriesSet`` per query:
+one row per returned label set, one column per evaluation time, NaN where the
+backend had no value. Everything above this interface is backend-agnostic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from tars_lib.core.models import SourceInfo
+
+__all__ = ["MetricSource", "Progress", "RangeQuery", "SeriesSet", "apply_selector"]
+
+Progress = Callable[[int], None]
+"""Called with the number of requests just completed."""
+
+
+@dataclass(frozen=True)
+class RangeQuery:
+    key: str
+    promql: str
+    start: datetime
+    end: datetime
+    step: int
+
+    @property
+    def timestamps(self) -> npt.NDArray[np.int64]:
+        first, last = int(self.start.timestamp()), int(self.end.timestamp())
+        return np.arange(first, last + 1, self.step, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class SeriesSet:
+    timestamps: npt.NDArray[np.int64]
+    labels: tuple[Mapping[str, str], ...]
+    values: npt.NDArray[np.float64]  # shape (len(labels), len(timestamps))
+
+    @classmethod
+    def empty(cls, timestamps: npt.NDArray[np.int64]) -> SeriesSet:
+        return cls(timestamps, (), np.empty((0, len(timestamps))))
+
+    @property
+    def has_data(self) -> bool:
+        return bool(len(self.labels)) and bool(np.isfinite(self.values).any())
+
+
+class MetricSource(Protocol):
+    """Prometheus (and API-compatible backends) or the simulated scenario."""
+
+    @property
+    def info(self) -> SourceInfo: ...
+
+    def fetch(
+        self, queries: Sequence[RangeQuery], progress: Progress | None = None
+    ) -> dict[str, SeriesSet]: ...
+
+
+def apply_selector(promql: str, selector: str | None) -> str:
+    """Put ``--selector`` matchers where a query says ``$sel`` (or drop the placeholder)."""
+    if selector:
+        return promql.replace("$sel", selector.strip().strip("{}"))
+    return promql.replace(",$sel", "").replace("$sel,", "").replace("$sel", "")
