@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 SCENARIO := data/scenarios/ga_week.yaml
+CHANGES := data/scenarios/ga_week_changes.yaml
 DEMO := demo
 
 # The main job on the embedded simulated week: GA day and days 1..7 through the
@@ -26,7 +27,7 @@ DEMO := demo
 demo: $(STAMP)
 	rm -rf $(DEMO) _site
 	@for day in 0 1 2 3 4 5 6 7; do \
-	  $(TARS) run-day $$day --workspace $(DEMO) --scenario $(SCENARIO) --quiet || exit $$?; \
+	  $(TARS) run-day $$day --workspace $(DEMO) --scenario $(SCENARIO) --changes $(CHANGES) --quiet || exit $$?; \
 	done
 	$(TARS) report --workspace $(DEMO) --output-dir _site
 	@echo "Site: _site/index.html   PDF: _site/GA_7DAY_RETROSPECTIVE.pdf   Artifacts: $(DEMO)/"

@@ -8,6 +8,7 @@ notebook and ``tars`` produce byte-identical JSON for the same inputs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,6 +30,7 @@ from tars_lib.core.models import (
     WEEK_DAYS,
     AnomalyEvents,
     AnomalyParameters,
+    Change,
     DaySummary,
     GaKpiSummary,
     HealthReport,
@@ -115,11 +117,15 @@ def run_stability(
     day: int | None,
     now: datetime,
     progress: Progress | None = None,
+    changes: Sequence[Change] = (),
 ) -> tuple[DaySummary, Path]:
     """Phase 2 for ``day`` (default: the last complete day); re-running replaces the file."""
     ga_summary = read_artifact(Path(ga_path), GaKpiSummary)
     day_number = day or latest_complete_day(ga_summary.ga_timestamp, now)
     summary = build_day_summary(source, catalogue, ga_summary, day_number, now, progress)
+    made = [c for c in changes if summary.window.start <= c.at < summary.window.end]
+    if made:
+        summary = summary.model_copy(update={"changes": made})
     path = Path(output_dir) / day_file(day_number)
     write_artifact(path, summary)
     return summary, path
@@ -174,6 +180,7 @@ def run_anomalies(
     detector: AnomalyParameters,
     now: datetime,
     progress: Progress | None = None,
+    changes: Sequence[Change] = (),
 ) -> AnomalyRun:
     """Phase 3 over ``window`` (default: see ``anomaly_window``), warmed up on the GA day.
 
@@ -194,7 +201,7 @@ def run_anomalies(
         86400 // STEP_SECONDS,
         STEP_SECONDS,
     )
-    events = detect(matrix, catalogue, window, detector.z_threshold, detector.ewma_alpha, now)
+    events = detect(matrix, catalogue, window, detector, now, changes)
     if output_file is not None:
         write_artifact(Path(output_file), events)
     return AnomalyRun(events, matrix, output_file)

@@ -36,10 +36,20 @@ def test_anomalies_then_retro(week: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     data = json.loads((week / "anomaly_events.json").read_text())
-    assert data["parameters"] == {"z_threshold": 3.0, "ewma_alpha": 0.3}
+    assert data["parameters"] == {
+        "z_threshold": 3.0,
+        "ewma_alpha": 0.3,
+        "variance_alpha": 0.01,
+        "level_shift_hours": 4.0,
+        "max_events_per_day": 20,
+    }
     kinds = {(e["metric_name"], e["impact"]) for e in data["events"]}
     assert ("p99_latency_ms", "adverse") in kinds and ("error_rate", "adverse") in kinds
-    assert ("p99_latency_ms", "improvement") in kinds  # the recovery, not an incident
+    # the return to baseline ends the event: it is never an "improvement" of its own
+    assert not any(impact == "improvement" for _, impact in kinds)
+    spans = {(i["start"], i["end"]) for i in data["incidents"]}
+    assert ("2025-11-20T14:00:00Z", "2025-11-20T16:30:00Z") in spans
+    assert "incident(s)" in result.stdout and "Latency spike: P99 latency" in result.stdout
     one_day = tars(
         "anomalies",
         "--scenario",

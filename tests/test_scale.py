@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from tars_lib.judge.anomaly import SeriesMatrix, detect
 from tars_lib.core.catalogue import load_catalogue
-from tars_lib.core.models import Window
+from tars_lib.core.models import AnomalyParameters, Window
 n, days = 10_000, 30
 t = (days + 1) * 288
 ga = datetime(2025, 11, 18, tzinfo=UTC)
@@ -25,7 +25,7 @@ grid = np.arange(int(ga.timestamp()) + 300, int(ga.timestamp()) + 300 * t + 1, 3
 matrix = SeriesMatrix(grid, ("p99_latency_ms",) * n, tuple({"i": str(i)} for i in range(n)),
                       values, 288, 300)
 window = Window(start=ga + timedelta(days=1), end=ga + timedelta(days=days + 1))
-events = detect(matrix, load_catalogue(), window, 3.0, 0.3, datetime.now(UTC))
+events = detect(matrix, load_catalogue(), window, AnomalyParameters(), datetime.now(UTC))
 bursts = {int(e.labels["i"]) for e in events.events if e.observed > 250}
 print(len(bursts), values.nbytes, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 """

@@ -30,6 +30,7 @@ __all__ = [
     "Flags",
     "HelpFormatter",
     "Parser",
+    "add_changes_flag",
     "add_config_flag",
     "add_detector_flags",
     "add_ga_timestamp_flag",
@@ -181,6 +182,37 @@ def add_detector_flags(parser: Flags) -> None:
         type=float,
         help=f"EWMA smoothing factor in (0, 1] (default: {_DETECTOR_DEFAULTS['ewma_alpha']:g})",
     )
+    group.add_argument(
+        "--variance-alpha",
+        metavar="ALPHA",
+        type=float,
+        help="smoothing of the variance, slower than the mean so one spike neither collapses "
+        f"nor inflates the spread (default: {_DETECTOR_DEFAULTS['variance_alpha']:g})",
+    )
+    group.add_argument(
+        "--level-shift-hours",
+        metavar="HOURS",
+        type=float,
+        help="a move out of band this long is accepted as the new level and ends its event "
+        f"(default: {_DETECTOR_DEFAULTS['level_shift_hours']:g})",
+    )
+    group.add_argument(
+        "--max-events-per-day",
+        metavar="N",
+        type=int,
+        help="events listed per series and day; the rest are counted "
+        f"(default: {_DETECTOR_DEFAULTS['max_events_per_day']:g})",
+    )
+
+
+def add_changes_flag(parser: Flags) -> None:
+    parser.add_argument(
+        "--changes",
+        metavar="FILE",
+        type=Path,
+        help="known changes (YAML: at, kind, description, kpis): steps they explain are "
+        "reported as explained, not as unexpected drifts or incidents",
+    )
 
 
 # --------------------------------------------------------------------------- values
@@ -200,7 +232,13 @@ def source_spec(args: argparse.Namespace) -> SourceSpec:
 
 def detector(args: argparse.Namespace) -> AnomalyParameters:
     """The detector flags, checked; unset ones take the library's defaults."""
-    return AnomalyParameters.checked(z_threshold=args.z_threshold, ewma_alpha=args.ewma_alpha)
+    return AnomalyParameters.checked(
+        z_threshold=args.z_threshold,
+        ewma_alpha=args.ewma_alpha,
+        variance_alpha=args.variance_alpha,
+        level_shift_hours=args.level_shift_hours,
+        max_events_per_day=args.max_events_per_day,
+    )
 
 
 # --------------------------------------------------------------------------- output

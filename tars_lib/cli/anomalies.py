@@ -9,6 +9,7 @@ from tars_lib.cli._common import (
     WORKSPACE,
     Bar,
     Commands,
+    add_changes_flag,
     add_config_flag,
     add_detector_flags,
     add_quiet_flag,
@@ -19,6 +20,7 @@ from tars_lib.cli._common import (
 from tars_lib.collect.collector import request_count
 from tars_lib.core.artifacts import read_artifact
 from tars_lib.core.catalogue import load_catalogue
+from tars_lib.core.changes import load_changes
 from tars_lib.core.models import GaKpiSummary
 from tars_lib.core.workspace import GA_FILE
 from tars_lib.phases import anomaly_window, now_utc, parse_timestamp, run_anomalies
@@ -36,6 +38,7 @@ def register(commands: Commands) -> None:
     add_source_flags(parser)
     add_config_flag(parser)
     add_detector_flags(parser)
+    add_changes_flag(parser)
     parser.add_argument(
         "--baseline",
         metavar="FILE",
@@ -67,6 +70,7 @@ def register(commands: Commands) -> None:
 def run(args: argparse.Namespace) -> int:
     spec = source_spec(args)
     settings = detector(args)
+    changes = load_changes(args.changes)
     start = parse_timestamp(args.start, "start") if args.start else None
     end = parse_timestamp(args.end, "end") if args.end else None
     catalogue = load_catalogue(args.config)
@@ -85,15 +89,20 @@ def run(args: argparse.Namespace) -> int:
             detector=settings,
             now=now,
             progress=bar,
+            changes=changes,
         )
     finally:
         bar.close()
     events = result.events.events
     adverse = [e for e in events if e.impact == "adverse"]
+    incidents = result.events.incidents
     print(
-        f"Wrote {args.output_file}: {len(events)} events ({len(adverse)} adverse) "
+        f"Wrote {args.output_file}: {len(events)} events ({len(adverse)} adverse, "
+        f"{len(incidents)} incident(s)) "
         f"in {window.start:%Y-%m-%d %H:%M} .. {window.end:%Y-%m-%d %H:%M} UTC, "
         f"{len(result.matrix.kpis)} series, z > {settings.z_threshold:g}, "
         f"alpha {settings.ewma_alpha:g}"
     )
+    for incident in incidents:
+        print(f"  [{incident.severity}] {incident.title}")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tars_lib.cli._common import WORKSPACE, Commands, add_config_flag
+from tars_lib.cli._common import WORKSPACE, Commands, add_changes_flag, add_config_flag
 from tars_lib.core.catalogue import load_catalogue
 from tars_lib.core.errors import InputError
 from tars_lib.core.workspace import GA_FILE, RetroInputs, day_file, json_beside
@@ -57,6 +57,7 @@ def register(commands: Commands) -> None:
         help="Markdown file to write; the JSON goes beside it",
     )
     add_config_flag(parser)
+    add_changes_flag(parser)
     parser.set_defaults(func=run)
 
 
@@ -68,6 +69,7 @@ def _inputs(args: argparse.Namespace) -> RetroInputs:
             seven_day_data=args.seven_day_data or found.seven_day_data,
             regression=args.regression or found.regression,
             anomalies=args.anomalies or found.anomalies,
+            changes=args.changes,
         )
     if args.ga_data is None or args.seven_day_data is None:
         raise InputError(
@@ -75,7 +77,9 @@ def _inputs(args: argparse.Namespace) -> RetroInputs:
             f"({WORKSPACE.ga_dir}/, {WORKSPACE.stability_dir}/), "
             "or --ga-data DIR and --7day-data DIR"
         )
-    return RetroInputs(args.ga_data, args.seven_day_data, args.regression, args.anomalies)
+    return RetroInputs(
+        args.ga_data, args.seven_day_data, args.regression, args.anomalies, args.changes
+    )
 
 
 def run(args: argparse.Namespace) -> int:

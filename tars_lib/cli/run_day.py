@@ -7,6 +7,7 @@ import sys
 
 from tars_lib.cli._common import (
     Commands,
+    add_changes_flag,
     add_config_flag,
     add_detector_flags,
     add_ga_timestamp_flag,
@@ -18,6 +19,7 @@ from tars_lib.cli._common import (
     source_spec,
 )
 from tars_lib.collect.collector import latest_complete_day
+from tars_lib.core.changes import load_changes
 from tars_lib.core.errors import InputError, SettingError
 from tars_lib.core.workspace import Workspace
 from tars_lib.phases import now_utc, parse_timestamp
@@ -45,6 +47,7 @@ def register(commands: Commands) -> None:
     add_config_flag(parser)
     add_ga_timestamp_flag(parser)
     add_detector_flags(parser)
+    add_changes_flag(parser)
     parser.add_argument(
         "--cell-timeout",
         metavar="SECONDS",
@@ -63,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
         detector=detector(args),
         config=args.config,
         ga_timestamp=args.ga_timestamp,
+        changes=args.changes,
     )
+    load_changes(args.changes)  # a bad changes file fails here, not in a notebook
     if args.ga_timestamp:
         parse_timestamp(args.ga_timestamp, "ga_timestamp")  # checked here, not in a notebook
     if not spec.given:

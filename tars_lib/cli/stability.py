@@ -9,6 +9,7 @@ from tars_lib.cli._common import (
     WORKSPACE,
     Bar,
     Commands,
+    add_changes_flag,
     add_config_flag,
     add_quiet_flag,
     add_source_flags,
@@ -17,6 +18,7 @@ from tars_lib.cli._common import (
     warn_missing,
 )
 from tars_lib.core.catalogue import load_catalogue
+from tars_lib.core.changes import load_changes
 from tars_lib.core.workspace import GA_FILE, day_file
 from tars_lib.phases import now_utc, run_stability
 
@@ -32,6 +34,7 @@ def register(commands: Commands) -> None:
     )
     add_source_flags(parser)
     add_config_flag(parser)
+    add_changes_flag(parser)
     parser.add_argument(
         "--day-number", metavar="N", type=int, help="1..7 (default: the last complete day since GA)"
     )
@@ -55,12 +58,20 @@ def register(commands: Commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     spec = source_spec(args)
+    changes = load_changes(args.changes)
     catalogue = load_catalogue(args.config)
     source = spec.open()
     bar = Bar(requests_per_day(catalogue), args.quiet, "day")
     try:
         summary, path = run_stability(
-            source, catalogue, args.ga_baseline, args.output_dir, args.day_number, now_utc(), bar
+            source,
+            catalogue,
+            args.ga_baseline,
+            args.output_dir,
+            args.day_number,
+            now_utc(),
+            bar,
+            changes,
         )
     finally:
         bar.close()

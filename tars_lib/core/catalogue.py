@@ -26,6 +26,7 @@ __all__ = [
     "SloSpec",
     "load_catalogue",
     "meets_target",
+    "read_yaml",
 ]
 
 DEFAULT_CONFIG = PROJECT.catalogue
@@ -180,7 +181,7 @@ def meets_target(value: float, spec: KpiSpec) -> bool | None:
     return value <= spec.target
 
 
-def _read_yaml(path: Path, what: str) -> object:
+def read_yaml(path: Path, what: str) -> object:
     if not path.is_file():
         raise InputError(f"{path}: {what} not found")
     try:
@@ -195,7 +196,7 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
     path = Path(path) if path is not None else DEFAULT_CONFIG
     if not path.is_file():
         raise SettingError("config", "{value}: KPI catalogue not found (given as {config})", path)
-    data = _read_yaml(path, "KPI catalogue")
+    data = read_yaml(path, "KPI catalogue")
     try:
         catalogue = Catalogue.model_validate(data)
     except ValidationError as exc:
@@ -204,7 +205,7 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
         return catalogue
     pricing_path = path.parent / catalogue.pricing_file
     try:
-        pricing = Pricing.model_validate(_read_yaml(pricing_path, "pricing file (pricing_file)"))
+        pricing = Pricing.model_validate(read_yaml(pricing_path, "pricing file (pricing_file)"))
     except ValidationError as exc:
         raise InputError(describe_validation_error(pricing_path, exc)) from None
     return catalogue.model_copy(update={"pricing": pricing})

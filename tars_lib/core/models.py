@@ -35,14 +35,19 @@ __all__ = [
     "AnomalyEvent",
     "AnomalyEvents",
     "AnomalyParameters",
+    "Change",
+    "Changes",
     "CostAnalysis",
     "CostBreakdown",
     "DayCompliance",
     "DaySummary",
     "Degradation",
+    "ExplainedChange",
     "GaKpiSummary",
     "HealthComponent",
     "HealthReport",
+    "Incident",
+    "IncidentKpi",
     "KpiComparison",
     "KpiStats",
     "KpiValue",
@@ -83,6 +88,7 @@ UtcDatetime = Annotated[
 ]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Percent = Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 DayNumber = Annotated[int, Field(ge=1, le=WEEK_DAYS)]
 Severity = Literal["low", "medium", "high", "critical"]
 
@@ -216,6 +222,8 @@ class DaySummary(_Model):
     cost_breakdown: CostBreakdown | None = None
     rollback_recommended: bool = False
     rollback_reasons: list[str] = []
+    changes: list[Change] = []
+    """The known changes made during the day (from the changes file)."""
 
     @field_validator("window")
     @classmethod
@@ -242,10 +250,21 @@ class DaySummary(_Model):
 
 
 class AnomalyParameters(_Model):
-    """The detector's settings: their defaults live here and nowhere else."""
+    """The detector's settings: their defaults live here and nowhere else.
+
+    ``z_threshold`` and ``ewma_alpha`` keep the seed's meaning (threshold on |z|,
+    smoothing of the mean). ``variance_alpha`` smooths the variance, slower than
+    the mean, so one spike neither collapses nor inflates the spread;
+    ``level_shift_hours`` is how long a move may stay out of band before it is
+    accepted as the new level; ``max_events_per_day`` caps the events of one
+    series on one day (the rest are counted).
+    """
 
     z_threshold: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] = 3.0
     ewma_alpha: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] = 0.3
+    variance_alpha: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] = 0.01
+    level_shift_hours: Annotated[float, Field(gt=0.0, le=24.0 * 31, allow_inf_nan=False)] = 4.0
+    max_events_per_day: Annotated[int, Field(ge=1, le=1000)] = 20
 
     @classmethod
     def checked(cls, **values: float | None) -> AnomalyParameters:
@@ -254,9 +273,12 @@ class AnomalyParameters(_Model):
         rules = {
             "z_threshold": "must be a positive number",
             "ewma_alpha": "must be in (0, 1]",
+            "variance_alpha": "must be in (0, 1]",
+            "level_shift_hours": "must be a positive number of hours (at most 744)",
+            "max_events_per_day": "must be a whole number from 1 to 1000",
         }
         try:
-            return cls(**given)
+            return cls.model_validate(given)
         except ValidationError as exc:
             name = str(exc.errors()[0]["loc"][0])
             default = cls.model_fields[name].default
@@ -267,8 +289,28 @@ class AnomalyParameters(_Model):
             ) from None
 
 
+class Change(_Model):
+    """A known change during the week (deploy, scaling, config, feature flag).
+
+    A step that coincides with one is reported as explained, not as an
+    unexpected drift or an unexplained incident. ``kpis`` empty: it may move any KPI.
+    """
+
+    at: UtcDatetime
+    kind: Literal["deploy", "scaling", "config", "feature_flag", "rollback", "other"]
+    description: Annotated[str, Field(min_length=1, max_length=500)]
+    kpis: list[str] = []
+
+
+class Changes(_Model):
+    """The optional changes file (YAML): ``changes: [{at, kind, description, kpis}]``."""
+
+    changes: list[Change] = []
+
+
 class AnomalyEvent(_Model):
-    """Consecutive points of one series beyond the threshold, merged into one event."""
+    """One series out of band, from the first point beyond the threshold until it is
+    back at its baseline (``spike``), or until its new level was accepted (``level_shift``)."""
 
     metric_name: str
     labels: dict[str, str] = {}
@@ -281,6 +323,32 @@ class AnomalyEvent(_Model):
     direction: Literal["up", "down"]
     impact: Literal["adverse", "improvement", "neutral"]
     severity: Severity
+    kind: Literal["spike", "level_shift"] = "spike"
+    new_level: Finite | None = None
+    slo_breached: bool = False
+    explained_by: str | None = None
+
+
+class IncidentKpi(_Model):
+    kpi: str
+    label: str
+    unit: str
+    peak: Finite
+    expected: Finite
+    peak_z: Finite
+
+
+class Incident(_Model):
+    """Adverse events of one or more KPIs that overlap in time: one thing that happened."""
+
+    id: str
+    start: UtcDatetime
+    end: UtcDatetime
+    title: str
+    severity: Severity
+    kpis: list[IncidentKpi]
+    budget_burned: dict[str, NonNegative]
+    """Percent of each SLO's error budget (its whole period) that the incident used."""
 
 
 class AnomalyEvents(_Model):
@@ -290,6 +358,10 @@ class AnomalyEvents(_Model):
     window: Window
     parameters: AnomalyParameters
     events: list[AnomalyEvent]
+    incidents: list[Incident] = []
+    suppressed: dict[str, int] = {}
+    """Events over ``max_events_per_day``, per KPI: counted, not listed."""
+    changes: list[Change] = []
 
 
 # --------------------------------------------------------------------------- phase 4
@@ -405,6 +477,15 @@ class UnexpectedDrift(_Model):
     investigation_needed: bool
 
 
+class ExplainedChange(_Model):
+    """A KPI's move that a recorded change accounts for."""
+
+    metric_name: str
+    drift_percent: Finite
+    change: Change
+    text: str
+
+
 class CostAnalysis(_Model):
     ga_day_cost: Finite | None
     seven_day_total_cost: Finite
@@ -450,3 +531,5 @@ class Retrospective(_Model):
     recommendations_v1_0_2: list[str]
     process_improvements: list[str]
     action_items: list[ActionItem]
+    incidents: list[Incident] = []
+    explained_changes: list[ExplainedChange] = []

@@ -15,12 +15,15 @@ from pathlib import Path
 
 from tars_lib.core.artifacts import read_artifact
 from tars_lib.core.catalogue import Catalogue
+from tars_lib.core.changes import load_changes
 from tars_lib.core.errors import InputError, SettingError
 from tars_lib.core.models import (
     WEEK_DAYS,
     AnomalyEvents,
+    Change,
     DaySummary,
     GaKpiSummary,
+    Incident,
     RegressionSummary,
     format_utc,
 )
@@ -37,6 +40,12 @@ class ReleaseWeek:
     regression: RegressionSummary | None = None
     anomalies: AnomalyEvents | None = None
     notes: tuple[str, ...] = field(default=())
+    changes: tuple[Change, ...] = field(default=())
+    """Known changes made during the week (the changes file)."""
+
+    @property
+    def incidents(self) -> list[Incident]:
+        return list(self.anomalies.incidents) if self.anomalies else []
 
     @property
     def present_days(self) -> list[int]:
@@ -185,4 +194,5 @@ def load_release_week(inputs: RetroInputs, catalogue: Catalogue) -> ReleaseWeek:
         regression=regression,
         anomalies=anomalies,
         notes=tuple(notes),
+        changes=tuple(load_changes(inputs.changes)),
     )

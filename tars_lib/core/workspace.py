@@ -102,6 +102,7 @@ class RetroInputs:
     seven_day_data: Path
     regression: Path | None
     anomalies: Path | None
+    changes: Path | None = None
 
 
 def _first_existing(base: Path, names: tuple[str, ...]) -> Path | None:
@@ -175,13 +176,14 @@ class Workspace:
         """The ``runs/day_NN`` folders, latest day first."""
         yield from sorted(self.runs_dir.glob("day_[0-9][0-9]"), reverse=True)
 
-    def retro_inputs(self) -> RetroInputs:
+    def retro_inputs(self, changes: Path | None = None) -> RetroInputs:
         """What ``tars retro --auto`` reads; the optional inputs may be absent."""
         return RetroInputs(
             ga_data=self.ga_dir,
             seven_day_data=self.stability_dir,
             regression=self.regression_file(),
             anomalies=self.anomalies_file(),
+            changes=changes,
         )
 
     # Typed readers: every read goes through the artifact models.

@@ -1,21 +1,15 @@
-"""Phase 3: EWMA z-score anomaly detection, vectorized across series.
+"""Phase 3: anomaly events and incidents from the stateful EWMA z-score detector.
 
-For each series, with smoothing factor alpha:
-
-    m_t = alpha x_t + (1 - alpha) m_{t-1}                    (EWMA mean)
-    v_t = (1 - alpha) (v_{t-1} + alpha (x_t - m_{t-1})^2)    (EW variance)
-    z_t = (x_t - m_{t-1}) / max(sqrt(v_{t-1}), floor)        (before x_t updates the state)
-
-Both recursions are first-order linear filters, so ``scipy.signal.lfilter``
-runs them along the time axis for every series at once: no Python loop over
-points. The state is warmed up on the GA day, and the standard deviation is
-floored at 1.5 times the GA day's robust one-step residual spread (and 0.1% of
-its level), so a flat or very quiet series does not turn noise into incidents.
-
-Consecutive points beyond the threshold with the same sign are one event. Its
-severity comes from the peak |z| (at most medium for a move under 20% of the
-expected value); its impact from the KPI's direction, so a
-latency drop or an availability rise is an improvement, never an incident.
+The detector itself (``judge.detector``: one compiled pass per series, the
+baseline held during an event, a slower variance, level shifts accepted after
+``level_shift_hours``) turns the KPI matrix into events; this module gives each
+event its meaning: impact from the KPI's direction (a latency drop or an
+availability rise is an improvement, never an incident), severity from the
+peak |z| (at most medium for a move under 20% of the expected value, at least
+high when an SLO burned faster than its budget during the event), the change
+that explains it if one was recorded, and the incidents the adverse events form.
+``ewma_moments`` is the plain EWMA (pandas' ``ewm``), kept as the reference the
+detector's arithmetic is tested against.
 """
 
 from __future__ import annotations
@@ -30,21 +24,27 @@ import numpy.typing as npt
 from scipy.signal import lfilter
 
 from tars_lib.core.catalogue import Catalogue
-from tars_lib.core.models import AnomalyEvent, AnomalyEvents, AnomalyParameters, Window
+from tars_lib.core.changes import TOLERANCE, explaining_change
+from tars_lib.core.models import (
+    AnomalyEvent,
+    AnomalyEvents,
+    AnomalyParameters,
+    Change,
+    Severity,
+    Window,
+)
+from tars_lib.judge.detector import KIND_LEVEL_SHIFT, DetectorConfig, detect_matrix
+from tars_lib.judge.incidents import bad_fractions, budget_burned, group_incidents, slo_breached
 
 __all__ = [
-    "BLOCK_ROWS",
-    "FLOOR_MULTIPLIER",
-    "RELATIVE_FLOOR",
     "SEVERITY_BANDS",
     "SMALL_CHANGE",
     "SeriesMatrix",
     "detect",
+    "detector_config",
     "ewma_moments",
-    "find_events",
     "matrix_from_windows",
     "severity_of",
-    "zscores",
 ]
 
 Array = npt.NDArray[np.float64]
@@ -54,10 +54,6 @@ SEVERITY_BANDS: tuple[tuple[float, Literal["critical", "high", "medium"]], ...] 
     (4.0, "medium"),
 )
 """Peak |z| at or above 9 is critical, 6 high, 4 medium; anything over the threshold is low."""
-FLOOR_MULTIPLIER = 1.5
-BLOCK_ROWS = 512
-"""Series scored at once by ``detect``: bounds its memory on large fleets."""
-RELATIVE_FLOOR = 0.001
 
 
 SMALL_CHANGE = 0.2
@@ -96,53 +92,6 @@ def ewma_moments(x: Array, alpha: float, m0: Array, v0: Array) -> tuple[Array, A
     return np.asarray(mean), np.asarray(var)
 
 
-def _fill(x: Array) -> tuple[Array, npt.NDArray[np.bool_]]:
-    """Forward-fill NaN gaps (back-fill a leading gap) so the filters keep a state."""
-    missing = ~np.isfinite(x)
-    if not missing.any():
-        return x, missing
-    idx = np.where(missing, 0, np.arange(x.shape[1])[None, :])
-    np.maximum.accumulate(idx, axis=1, out=idx)
-    filled = x[np.arange(x.shape[0])[:, None], idx]
-    first = np.argmax(~missing, axis=1)
-    lead = np.arange(x.shape[1])[None, :] < first[:, None]
-    filled = np.where(lead, x[np.arange(x.shape[0]), first][:, None], filled)
-    return filled, missing
-
-
-def zscores(x: Array, alpha: float, warmup: int) -> tuple[Array, Array]:
-    """z and the expected value (m_{t-1}) for every point after the first ``warmup`` columns.
-
-    The first ``warmup`` columns (the GA day) only warm the state up and set the floor.
-    Same arithmetic as ``ewma_moments``, written to reuse buffers: a few passes over
-    the data instead of a dozen temporaries.
-    """
-    filled, missing = _fill(np.asarray(x, dtype=np.float64))
-    m0 = filled[:, 0].copy()
-    a = np.array([1.0, alpha - 1.0])
-    mean = lfilter([alpha], a, filled, axis=1, zi=((1.0 - alpha) * m0)[:, None])[0]
-    expected = np.empty_like(filled)
-    expected[:, 0] = m0
-    expected[:, 1:] = mean[:, :-1]
-    del mean
-    z = np.subtract(filled, expected)  # the residual, divided in place below
-    var = lfilter([alpha * (1.0 - alpha)], a, np.square(z), axis=1, zi=np.zeros((len(z), 1)))[0]
-    sd = np.empty_like(filled)
-    sd[:, 0] = 0.0
-    np.sqrt(var[:, :-1], out=sd[:, 1:])
-    del var
-    w = max(2, min(warmup, filled.shape[1]))
-    residual = z[:, 1:w]
-    mad = np.median(np.abs(residual - np.median(residual, axis=1, keepdims=True)), axis=1)
-    level = np.abs(np.mean(filled[:, :w], axis=1))
-    floor = np.maximum(FLOOR_MULTIPLIER * 1.4826 * mad, RELATIVE_FLOOR * level)
-    np.maximum(sd, np.maximum(floor, 1e-12)[:, None], out=sd)
-    np.divide(z, sd, out=z)
-    z[missing] = np.nan
-    z[:, :warmup] = np.nan
-    return z, expected
-
-
 @dataclass(frozen=True)
 class SeriesMatrix:
     """Series on one 5-minute grid: ``values[i]`` belongs to ``kpis[i]`` with ``labels[i]``.
@@ -159,28 +108,6 @@ class SeriesMatrix:
     step: int
 
 
-def find_events(z: Array, threshold: float) -> list[tuple[int, int, int]]:
-    """Runs of consecutive same-sign points beyond the threshold: (row, first, last) columns."""
-    n, t = z.shape
-    padded = np.zeros((n, t + 2), dtype=np.int8)  # +1 above, -1 below, 0 otherwise (NaN: 0)
-    np.greater(z, threshold, out=padded[:, 1:-1].view(np.bool_))
-    padded[:, 1:-1] -= (z < -threshold).view(np.int8)
-    flat = padded.ravel()
-    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
-    starts = change[flat[change] != 0]
-    # each run ends where the value next changes
-    ends = change[np.searchsorted(change, starts, side="right")] - 1
-    rows = starts // (t + 2)
-    return list(
-        zip(
-            rows.tolist(),
-            (starts % (t + 2) - 1).tolist(),
-            (ends % (t + 2) - 1).tolist(),
-            strict=True,
-        )
-    )
-
-
 def _impact(direction: str, kpi_direction: str) -> Literal["adverse", "improvement", "neutral"]:
     if kpi_direction == "neutral":
         return "neutral"
@@ -188,62 +115,129 @@ def _impact(direction: str, kpi_direction: str) -> Literal["adverse", "improveme
     return "adverse" if direction == worse else "improvement"
 
 
+def _severity(peak_abs_z: float, change: float, breached: bool) -> Severity:
+    """Peak |z| and relative change (``severity_of``), at least high when an SLO breached."""
+    severity = severity_of(peak_abs_z, change)
+    if breached and severity in ("low", "medium"):
+        return "high"
+    return severity
+
+
+def detector_config(parameters: AnomalyParameters, step: int, warmup: int) -> DetectorConfig:
+    """The settings (hours, per-day caps) in points of the matrix's grid."""
+    return DetectorConfig(
+        z_threshold=parameters.z_threshold,
+        alpha=parameters.ewma_alpha,
+        beta=parameters.variance_alpha,
+        shift_points=max(1, round(parameters.level_shift_hours * 3600 / step)),
+        day_points=max(1, 86400 // step),
+        max_per_day=parameters.max_events_per_day,
+        warmup=warmup,
+    )
+
+
 def detect(
     matrix: SeriesMatrix,
     catalogue: Catalogue,
     window: Window,
-    z_threshold: float,
-    ewma_alpha: float,
+    parameters: AnomalyParameters,
     generated_at: datetime,
+    changes: Sequence[Change] = (),
 ) -> AnomalyEvents:
-    """Every event whose peak falls inside ``window``, ordered by start then KPI.
-
-    Rows are scored in blocks of ``BLOCK_ROWS`` series, so the working arrays of
-    the filters stay a few hundred MB whatever the fleet size: 10,000 series over
-    30 days at 5 minutes peak near the input's own size (see docs/benchmarks.md).
-    """
+    """Every event whose peak falls inside ``window``, ordered by start then KPI, and the
+    incidents they form; events a recorded change explains are marked, never incidents."""
     lo, hi = int(window.start.timestamp()), int(window.end.timestamp())
+    raw, _ = detect_matrix(matrix.values, detector_config(parameters, matrix.step, matrix.warmup))
+    slos_of: dict[str, list[str]] = {}
+    for key, slo in catalogue.slos.items():
+        slos_of.setdefault(slo.kpi, []).append(key)
     events: list[AnomalyEvent] = []
-    for block in range(0, len(matrix.values), BLOCK_ROWS):
-        values = matrix.values[block : block + BLOCK_ROWS]
-        z, expected = zscores(values, ewma_alpha, matrix.warmup)
-        for local, first, last in find_events(z, z_threshold):
-            row = block + local
-            segment = np.abs(z[local, first : last + 1])
-            peak = first + int(np.nanargmax(segment))
-            peak_t = int(matrix.timestamps[peak])
-            if not lo < peak_t <= hi:
-                continue
-            kpi = matrix.kpis[row]
-            spec = catalogue.kpis.get(kpi)
-            peak_z = float(z[local, peak])
-            observed, wanted = float(values[local, peak]), float(expected[local, peak])
-            change = abs(observed - wanted) / abs(wanted) if wanted else float("inf")
-            direction: Literal["up", "down"] = "up" if peak_z > 0 else "down"
-            start = int(matrix.timestamps[first]) - matrix.step
-            end = int(matrix.timestamps[last])
-            events.append(
-                AnomalyEvent(
-                    metric_name=kpi,
-                    labels=dict(matrix.labels[row]),
-                    start=datetime.fromtimestamp(start, UTC),
-                    end=datetime.fromtimestamp(end, UTC),
-                    duration_seconds=float(end - start),
-                    peak_z=round(peak_z, 3),
-                    observed=float(f"{observed:.6g}"),
-                    expected=float(f"{wanted:.6g}"),
-                    direction=direction,
-                    impact=_impact(direction, spec.direction if spec else "neutral"),
-                    severity=severity_of(abs(peak_z), change),
-                )
+    for j in range(len(raw.row)):
+        row, first, last, peak = (
+            int(raw.row[j]),
+            int(raw.first[j]),
+            int(raw.last[j]),
+            int(raw.peak[j]),
+        )
+        peak_t = int(matrix.timestamps[peak])
+        if not lo < peak_t <= hi:
+            continue
+        kpi = matrix.kpis[row]
+        spec = catalogue.kpis.get(kpi)
+        peak_z = float(raw.peak_z[j])
+        observed, wanted = float(matrix.values[row, peak]), float(raw.baseline[j])
+        change = abs(observed - wanted) / abs(wanted) if wanted else float("inf")
+        direction: Literal["up", "down"] = "up" if peak_z > 0 else "down"
+        segment = matrix.values[row, first : last + 1]
+        breached = any(
+            slo_breached(
+                catalogue.slos[key],
+                bad_fractions(catalogue.slos[key], spec.direction, segment),
             )
+            for key in slos_of.get(kpi, [])
+            if spec is not None
+        )
+        start = datetime.fromtimestamp(int(matrix.timestamps[first]) - matrix.step, UTC)
+        end = datetime.fromtimestamp(int(matrix.timestamps[last]), UTC)
+        level_shift = int(raw.kind[j]) == KIND_LEVEL_SHIFT
+        explained = explaining_change(kpi, start, changes)
+        events.append(
+            AnomalyEvent(
+                metric_name=kpi,
+                labels=dict(matrix.labels[row]),
+                start=start,
+                end=end,
+                duration_seconds=(end - start).total_seconds(),
+                peak_z=round(peak_z, 3),
+                observed=float(f"{observed:.6g}"),
+                expected=float(f"{wanted:.6g}"),
+                direction=direction,
+                impact=_impact(direction, spec.direction if spec else "neutral"),
+                severity=_severity(abs(peak_z), change, breached),
+                kind="level_shift" if level_shift else "spike",
+                new_level=float(f"{float(raw.new_level[j]):.6g}") if level_shift else None,
+                slo_breached=breached,
+                explained_by=explained.description if explained else None,
+            )
+        )
     events.sort(key=lambda e: (e.start, e.metric_name))
+    suppressed: dict[str, int] = {}
+    for over in np.flatnonzero(raw.suppressed).tolist():
+        name = matrix.kpis[over]
+        suppressed[name] = suppressed.get(name, 0) + int(raw.suppressed[over])
+    spans = _incident_budgets(matrix, catalogue, events)
     return AnomalyEvents(
         generated_at=generated_at,
         window=window,
-        parameters=AnomalyParameters(z_threshold=z_threshold, ewma_alpha=ewma_alpha),
+        parameters=parameters,
         events=events,
+        incidents=group_incidents(events, catalogue, spans),
+        suppressed=suppressed,
+        changes=[c for c in changes if window.start - TOLERANCE <= c.at < window.end],
     )
+
+
+def _incident_budgets(
+    matrix: SeriesMatrix, catalogue: Catalogue, events: Sequence[AnomalyEvent]
+) -> dict[tuple[datetime, datetime], dict[str, float]]:
+    """Budget burned per SLO over each incident's span, from the SLO KPIs' own rows."""
+    rows = {k: i for i, k in enumerate(matrix.kpis) if not matrix.labels[i]}
+    spans: dict[tuple[datetime, datetime], dict[str, float]] = {}
+    for incident in group_incidents(events, catalogue, {}):
+        first = int(np.searchsorted(matrix.timestamps, incident.start.timestamp() + matrix.step))
+        last = int(np.searchsorted(matrix.timestamps, incident.end.timestamp(), side="right"))
+        used: dict[str, float] = {}
+        for key, slo in catalogue.slos.items():
+            row = rows.get(slo.kpi)
+            if row is None:
+                continue
+            direction = catalogue.kpis[slo.kpi].direction
+            bad = bad_fractions(slo, direction, matrix.values[row, first:last])
+            # the incident's own KPIs' SLOs, and any SLO it made burn faster than 1x
+            if slo.kpi in {k.kpi for k in incident.kpis} or slo_breached(slo, bad):
+                used[catalogue.slo_name(key)] = round(budget_burned(slo, bad, matrix.step), 2)
+        spans[(incident.start, incident.end)] = used
+    return spans
 
 
 def matrix_from_windows(

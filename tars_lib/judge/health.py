@@ -34,6 +34,7 @@ from tars_lib.core.models import (
     DaySummary,
     HealthComponent,
     HealthReport,
+    Incident,
     MitigationAction,
     SloDay,
     format_utc,
@@ -412,8 +413,23 @@ def _anomaly_items(
     day: DaySummary, anomalies: AnomalyEvents | None, catalogue: Catalogue
 ) -> list[_Item]:
     items: list[_Item] = []
+    incidents = anomalies.incidents if anomalies else []
+    named: set[str] = set()
     for e in _day_events(day, anomalies):
-        if e.severity not in ("high", "critical"):
+        if e.severity not in ("high", "critical") or e.explained_by is not None:
+            continue
+        incident = next(
+            (
+                i
+                for i in incidents
+                if i.start <= e.start <= i.end and e.metric_name in {k.kpi for k in i.kpis}
+            ),
+            None,
+        )
+        if incident is not None:  # the incident once, with its real window
+            if incident.id not in named:
+                named.add(incident.id)
+                items.append(_incident_item(incident, catalogue))
             continue
         spec, unit = _label(e.metric_name, catalogue)
         labels = "".join(f" {k}={v}" for k, v in sorted(e.labels.items()))
@@ -438,6 +454,28 @@ def _anomaly_items(
             )
         )
     return items
+
+
+def _incident_item(incident: Incident, catalogue: Catalogue) -> _Item:
+    lead = incident.kpis[0]
+    spec, _ = _label(lead.kpi, catalogue)
+    start, end = format_utc(incident.start), format_utc(incident.end)
+    burned = ", ".join(f"{v:.1f}% of the {k} budget" for k, v in incident.budget_burned.items())
+    finding = f"{incident.severity.capitalize()} incident {incident.id}: {incident.title}" + (
+        f"; burned {burned}" if burned else ""
+    )
+    direction = "up" if lead.peak > lead.expected else "down"
+    cause = potential_causes(spec.family if spec else "", direction)[0]
+    action = (
+        f"Look at what changed between {start} and {end} (deploys, config, traffic); "
+        f"first suspect: {cause}"
+    )
+    return _Item(
+        MitigationAction(priority="P1", kpi=lead.kpi, finding=finding, action=action),
+        _SEVERITY_RANK[incident.severity],
+        1,
+        abs(lead.peak_z),
+    )
 
 
 def _drift_items(day: DaySummary, catalogue: Catalogue) -> list[_Item]:

@@ -68,6 +68,7 @@ class NotebookParameters:
     detector: AnomalyParameters = field(default_factory=AnomalyParameters)
     config: Path | None = None
     ga_timestamp: str | None = None
+    changes: Path | None = None
 
     def for_day(self, workspace: Workspace, day: int) -> dict[str, object]:
         spec = self.source
@@ -84,6 +85,10 @@ class NotebookParameters:
             "day_number": max(day, 1),
             "z_threshold": self.detector.z_threshold,
             "ewma_alpha": self.detector.ewma_alpha,
+            "variance_alpha": self.detector.variance_alpha,
+            "level_shift_hours": self.detector.level_shift_hours,
+            "max_events_per_day": self.detector.max_events_per_day,
+            "changes": str(Path(self.changes).resolve()) if self.changes else "",
             "collect": True,
         }
 

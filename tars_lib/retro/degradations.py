@@ -87,6 +87,8 @@ def collect_flags(week: ReleaseWeek) -> list[Flag]:
     for event in events:
         if event.impact != "adverse" or event.severity not in ("high", "critical"):
             continue
+        if event.explained_by is not None:  # a recorded change: expected, not a degradation
+            continue
         severity: DegradationSeverity = "critical" if event.severity == "critical" else "high"
         spec = week.catalogue.kpis.get(event.metric_name)
         unit = spec.unit if spec else ""

@@ -11,6 +11,7 @@ import re
 
 from tars_lib.core.formatting import format_value
 from tars_lib.core.models import format_utc
+from tars_lib.retro.recommendations import incident_of
 from tars_lib.retro.retrospective import RetroResult
 
 __all__ = ["SECTION_HEADINGS", "STATUS_ICONS", "md_escape", "render_markdown"]
@@ -130,11 +131,33 @@ def _went_well(result: RetroResult) -> list[str]:
     return out
 
 
+def _incidents(result: RetroResult) -> list[str]:
+    """Each incident once, with its window, cost in budget and the degradations it caused."""
+    week = result.week
+    out: list[str] = []
+    for incident in week.incidents:
+        day = week.day_of(incident.start)
+        covered = sorted({d.kpi for d in result.degradations if incident_of(week, d) == incident})
+        burned = ", ".join(
+            f"{v:.1f}% of the {md_escape(k)} budget" for k, v in incident.budget_burned.items()
+        )
+        out += [
+            f"- **Day {day}, {md_escape(incident.title)}** ({incident.severity}, "
+            f"`{md_escape(incident.id)}`)"
+            + (f": burned {burned}" if burned else "")
+            + (f"; degraded {md_escape(', '.join(covered))}" if covered else ""),
+        ]
+    return [*out, ""] if out else []
+
+
 def _improve(result: RetroResult) -> list[str]:
     degradations = result.retrospective.degradations
     if not degradations:
         return ["No degradations: no SLO breach and no high or critical anomaly all week.", ""]
     out: list[str] = []
+    incidents = _incidents(result)
+    if incidents:
+        out += ["### Incidents", "", *incidents]
     for severity in ("critical", "high", "medium"):
         group = [d for d in degradations if d.severity == severity]
         if not group:
@@ -153,10 +176,19 @@ def _improve(result: RetroResult) -> list[str]:
     return out
 
 
+def _explained(result: RetroResult) -> list[str]:
+    explained = result.retrospective.explained_changes
+    if not explained:
+        return []
+    out = ["Explained by recorded changes (not unexpected):", ""]
+    out += [f"- {md_escape(e.text)} ({e.change.kind})" for e in explained]
+    return [*out, ""]
+
+
 def _drifts(result: RetroResult) -> list[str]:
     drifts = result.retrospective.unexpected_drifts
     if not drifts:
-        return ["No KPI drifted 10-30% from its GA-day value.", ""]
+        return ["No KPI drifted 10-30% from its GA-day value.", "", *_explained(result)]
     rows = [
         [
             md_escape(d.metric_name),
@@ -172,7 +204,7 @@ def _drifts(result: RetroResult) -> list[str]:
     for d in drifts:
         out += [f"**{md_escape(d.metric_name)}** ({d.drift_percent:+.1f}%), potential causes:", ""]
         out += [f"- {md_escape(c)}" for c in d.potential_causes] + [""]
-    return out
+    return out + _explained(result)
 
 
 def _cost(result: RetroResult) -> list[str]:

@@ -19,11 +19,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tars_lib.core.models import ActionItem, CostAnalysis, UnexpectedDrift
+from tars_lib.core.models import ActionItem, CostAnalysis, Incident, UnexpectedDrift
 from tars_lib.core.policy import INVESTIGATE_ABOVE, Priority
 from tars_lib.core.week import ReleaseWeek
 from tars_lib.core.workspace import Workspace
+from tars_lib.retro.cost import COST_KPI
 from tars_lib.retro.degradations import DegradationFinding
+from tars_lib.retro.drift import explaining
 from tars_lib.retro.slo import BurnDown
 from tars_lib.retro.status import rollback_recommended
 
@@ -42,6 +44,7 @@ MAX_RECOMMENDATIONS = 10
 MIN_PROCESS_IMPROVEMENTS = 3
 MAX_PROCESS_IMPROVEMENTS = 5
 
+_ORDER: dict[Priority, int] = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
 _DEGRADATION_PRIORITY: dict[tuple[str, bool], Priority] = {
     ("critical", False): "P0",
     ("high", False): "P1",
@@ -67,6 +70,33 @@ class Finding:
 
 def _days(days: Sequence[int]) -> str:
     return ", ".join(str(d) for d in days)
+
+
+def incident_of(week: ReleaseWeek, d: DegradationFinding) -> Incident | None:
+    """The incident a degradation belongs to: same KPI, starting on one of its days."""
+    for incident in week.incidents:
+        day = week.day_of(incident.start)
+        if d.first_day <= day <= d.last_day and d.kpi in {k.kpi for k in incident.kpis}:
+            return incident
+    return None
+
+
+def _incident_review(
+    week: ReleaseWeek, incident: Incident, group: list[DegradationFinding]
+) -> Finding:
+    priority = min(
+        (_DEGRADATION_PRIORITY[(d.severity, True)] for d in group), key=lambda p: _ORDER[p]
+    )
+    burned = ", ".join(f"{v:.1f}% of the {k} budget" for k, v in incident.budget_burned.items())
+    kpis = ", ".join(sorted({d.kpi for d in group}))
+    day = week.day_of(incident.start)
+    return Finding(
+        priority,
+        f"Prevent a repeat of the Day {day} incident ({incident.severity}): {incident.title}"
+        + (f"; it burned {burned}" if burned else "")
+        + f". Degraded: {kpis}.",
+        f"Post-incident review of the Day {day} incident {incident.id}: {incident.title}",
+    )
 
 
 def collect_findings(
@@ -134,7 +164,12 @@ def collect_findings(
                     f"{against})",
                 )
             )
+    reviewed: dict[str, list[DegradationFinding]] = {}
     for d in degradations:
+        incident = incident_of(week, d)
+        if d.resolved and incident is not None:  # one post-incident review per incident
+            reviewed.setdefault(incident.id, []).append(d)
+            continue
         label = week.catalogue.kpis[d.kpi].label if d.kpi in week.catalogue.kpis else d.kpi
         if d.resolved:
             first_reason = d.json.description.split(": ", 1)[-1].split("; ")[0]
@@ -150,6 +185,9 @@ def collect_findings(
             )
             action = f"Fix the open {label} degradation ({d.kpi}): {d.json.resolution_details}"
         out.append(Finding(_DEGRADATION_PRIORITY[(d.severity, d.resolved)], text, action))
+    incidents = {i.id: i for i in week.incidents}
+    for incident_id, group in reviewed.items():
+        out.append(_incident_review(week, incidents[incident_id], group))
     for drift in drifts:
         change = (
             f"{drift.drift_percent:+.1f}% since GA ({drift.baseline_value:.4g} to "
@@ -173,7 +211,17 @@ def collect_findings(
                     f"Watch {drift.metric_name}",
                 )
             )
-    if cost.cost_optimization_recommendations:
+    scaled = explaining(week, COST_KPI)
+    if scaled is not None and cost.cost_trend == "increasing":
+        out.append(
+            Finding(
+                "P3",
+                f"Confirm the cost step is only the recorded change: {scaled.description} "
+                f"(${cost.daily_average_cost:,.2f}/day on average)",
+                f"Confirm the cost step matches the change: {scaled.description}",
+            )
+        )
+    elif cost.cost_optimization_recommendations:
         rising = cost.cost_trend == "increasing"
         out.append(
             Finding(
@@ -184,8 +232,7 @@ def collect_findings(
                 f"Act on the cost trend: ${cost.daily_average_cost:,.2f}/day and {cost.cost_trend}",
             )
         )
-    order = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
-    return sorted(out, key=lambda f: order[f.priority])
+    return sorted(out, key=lambda f: _ORDER[f.priority])
 
 
 def recommendations(findings: Sequence[Finding]) -> list[str]:

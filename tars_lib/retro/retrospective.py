@@ -9,7 +9,7 @@ from tars_lib.core.models import Retrospective
 from tars_lib.core.week import ReleaseWeek
 from tars_lib.retro.cost import analyze_cost
 from tars_lib.retro.degradations import DegradationFinding, analyze_degradations
-from tars_lib.retro.drift import analyze_drifts
+from tars_lib.retro.drift import analyze_drifts, explained_changes
 from tars_lib.retro.recommendations import (
     Finding,
     action_items,
@@ -59,6 +59,8 @@ def build_retrospective(week: ReleaseWeek, generated_at: datetime) -> RetroResul
             week, degradations, drifts, slos, cost, len(successes)
         ),
         action_items=action_items(findings),
+        incidents=week.incidents,
+        explained_changes=explained_changes(week),
     )
     return RetroResult(
         retrospective=retro,
