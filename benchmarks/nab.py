@@ -1,21 +1,36 @@
-"""T.A.R.S.'s EWMA z-score detector on the Numenta Anomaly Benchmark (NAB).
+"""T.A.R.S.'s anomaly detector on the Numenta Anomaly Benchmark (NAB).
 
 The scorer follows ``SCORING.md`` of the NAB data bundle (``../shared/benchmarks/nab``):
 probation, the scaled sigmoid, per-row true/false-positive weights, file scores, one
 threshold per profile for the whole corpus (swept over the distinct anomaly scores) and
 normalisation against the null and perfect detectors.
 
-Detectors (``score_stream``), each with one setting for the whole corpus and no look-ahead:
+Detectors (``score_stream``), each with one setting for the whole corpus and no look-ahead.
+The library's detector (``tars_lib.judge.detector.detect_matrix``) runs once over each file
+with ``keep_z=True``: warm-up = the file's probation rows, points per day and level-shift
+points from the file's step (``anomaly.detector_config``), every other setting from
+``AnomalyParameters`` as given (the library defaults unless a grid point says otherwise).
 
-- ``ewma``: ``tars_lib.judge.anomaly.zscores`` with alpha 0.3 (the seed default), warmed up on
-  the probation rows; the anomaly score is ``|z| / (|z| + 3)`` (so |z| = 3 gives 0.5).
-- ``robust``: z against the median of the previous ``ROBUST_WINDOW`` values, scaled by an
-  EWMA (alpha ``ROBUST_ALPHA``) of past absolute deviations from that median (MAD-style).
-- ``seasonal``: the ``ewma`` z of ``x_t - x_{t - P}`` (P = rows per day) when the
-  probation rows show a daily period (lag-P autocorrelation >= ``SEASONAL_MIN_ACF``),
-  otherwise the plain ``ewma`` score.
+- ``default``: the score is ``|z| / (|z| + 3)`` at an event's first point (its onset) when
+  it beats every onset score of the previous ``LOOKBACK`` rows, 0 elsewhere. An event
+  already open, or its return to the baseline, is not a new detection.
+- ``record``: ``default`` plus a record check. Candidates are the onsets and the first
+  point of each run of new records (a value beyond the running max, or min, of every
+  earlier value by ``RECORD_MARGIN`` of their range, even inside an open event); a
+  record scores ``0.5 + 0.5 s``, an onset that is no record ``0.5 s`` (s = |z| / (|z| + 3)),
+  with the same ``LOOKBACK`` rule over all candidates. Records outrank every onset, so
+  one threshold can keep records only, or records and the strongest onsets.
+- ``plain_ewma``: the detector before the rewrite, as the before figure: plain EWMA mean
+  and variance (``anomaly.ewma_moments``, nothing held), the same floor, and
+  ``|z| / (|z| + 3)`` at every row.
 
-``python -m benchmarks.nab`` runs the corpus and prints the scores beside NAB's scoreboard.
+Every score is in [0, 1] and uses the rows up to its own only (the warm-up statistics use
+the probation rows, which are never scored).
+
+Beside them: the ``variance_alpha`` grid (``VARIANCE_ALPHAS`` x ``default`` and ``record``
+at each of ``RECORD_MARGINS``) and a split-half check (choose on half of the files, score
+on the other half). ``python -m benchmarks.nab`` runs it all and prints the scores beside
+NAB's scoreboard.
 """
 
 from __future__ import annotations
@@ -26,7 +41,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,29 +49,31 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy.signal import lfilter
 
-from tars_lib.judge.anomaly import FLOOR_MULTIPLIER, RELATIVE_FLOOR, zscores
+from tars_lib.core.models import AnomalyParameters
+from tars_lib.judge.anomaly import detector_config, ewma_moments
+from tars_lib.judge.detector import DetectorConfig, detect_matrix, warmup_stats
 
 Array = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+DetectFn = Callable[[Array, DetectorConfig, bool], tuple[Any, "Array | None"]]
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_NAB_DIR = REPO.parent / "shared" / "benchmarks" / "nab"
 DEFAULT_RESULTS_DIR = REPO / "benchmarks" / "nab_results"
 NAB_DIR_ENV = "TARS_NAB_DIR"
 
-EWMA_ALPHA = 0.3
-"""The seed's default smoothing factor (``tars_lib`` scenario default)."""
 Z_SCALE = 3.0
 """``score = |z| / (|z| + Z_SCALE)``: monotone, in [0, 1), and never saturates in float64."""
-ROBUST_WINDOW = 48
-"""Trailing values behind the ``robust`` variant's median."""
-ROBUST_ALPHA = 0.05
-"""Smoothing of the ``robust`` variant's absolute-deviation spread."""
-SEASONAL_MIN_ACF = 0.5
-"""Lag-one-day autocorrelation over the probation rows needed to use the ``seasonal`` residual."""
-VARIANTS = ("ewma", "robust", "seasonal")
+LOOKBACK = 300
+"""An onset (or record) scores only above every candidate score of the previous 300 rows."""
+RECORD_MARGIN = 0.0
+"""The ``record`` variant's margin, as a fraction of the range of the earlier values
+(chosen from ``RECORD_MARGINS`` on the corpus: 0, a strict new max or min, did best)."""
+RECORD_MARGINS = (0.0, 0.01, 0.05)
+VARIANCE_ALPHAS = (0.3, 0.1, 0.03, 0.01, 0.003, 0.0015, 0.001, 0.0003, 0.0001)
+"""The ``variance_alpha`` grid (per point; NAB's files are mostly 5-minute, like the tool)."""
+VARIANTS = ("default", "record", "plain_ewma")
 PROFILE_NAMES = ("standard", "reward_low_FP_rate", "reward_low_FN_rate")
 
 SCOREBOARD: dict[str, dict[str, float]] = {
@@ -298,79 +315,135 @@ def score_corpus(
 
 def _to_score(z: Array) -> Array:
     """``|z| / (|z| + Z_SCALE)``; NaN (warm-up, gaps) scores 0."""
-    a = np.abs(np.nan_to_num(z, nan=0.0, posinf=np.inf, neginf=np.inf))
+    a = np.abs(np.nan_to_num(np.asarray(z, dtype=np.float64), nan=0.0, posinf=np.inf))
     with np.errstate(invalid="ignore"):
         score = np.where(np.isinf(a), 1.0, a / (a + Z_SCALE))
     return np.asarray(score, dtype=np.float64)
 
 
-def _ewma_z(values: Array, warmup: int) -> Array:
-    z, _ = zscores(values[None, :], EWMA_ALPHA, warmup)
-    return np.asarray(z[0], dtype=np.float64)
+def plain_ewma_z(values: Array, alpha: float, warmup: int) -> Array:
+    """The old detector's z: plain EWMA mean and variance (``ewma_moments``), nothing held.
 
-
-def _robust_z(values: Array, warmup: int) -> Array:
-    """z against the trailing median, scaled by an EWMA of absolute deviations from it.
-
-    ``centre_t`` = median of the ``ROBUST_WINDOW`` values before t; ``spread_t`` = 1.2533 x
-    the EWMA (``ROBUST_ALPHA``) of ``|x_s - centre_s|`` for s < t, floored as in ``zscores``.
+    ``z_t = (x_t - m_{t-1}) / max(sqrt(v_{t-1}), floor)`` with ``m_0 = x_0``, ``v_0 = 0`` and
+    the floor of ``warmup_stats``; gaps are carried forward; NaN before ``warmup`` and at
+    missing values. The same numbers as the pre-rewrite ``zscores``.
     """
-    x = pd.Series(values).ffill().bfill()
-    filled = x.to_numpy(dtype=np.float64)
-    centre = x.rolling(ROBUST_WINDOW, min_periods=1).median().shift(1).to_numpy().copy()
-    centre[0] = filled[0]
-    deviation = np.abs(filled - centre)
-    a = ROBUST_ALPHA
-    smoothed = lfilter([a], [1.0, a - 1.0], deviation, zi=[(1.0 - a) * deviation[0]])[0]
-    spread = 1.2533 * np.concatenate([[deviation[0]], smoothed[:-1]])
-    w = max(2, min(warmup, len(filled)))
-    residual = (filled - centre)[1:w]
-    level = abs(float(np.mean(filled[:w])))
-    mad = float(np.median(np.abs(residual - np.median(residual))))
-    floor = max(FLOOR_MULTIPLIER * 1.4826 * mad, RELATIVE_FLOOR * level, 1e-12)
-    z = (filled - centre) / np.maximum(spread, floor)
-    z[~np.isfinite(values)] = np.nan
+    x = np.asarray(values, dtype=np.float64)
+    if len(x) < 2:
+        return np.full(len(x), np.nan)
+    missing = ~np.isfinite(x)
+    filled = pd.Series(x).ffill().bfill().fillna(0.0).to_numpy(dtype=np.float64)
+    m0 = filled[:1].copy()
+    mean, var = ewma_moments(filled[None, 1:], alpha, m0, np.zeros(1))
+    expected = np.concatenate([m0, m0, mean[0, :-1]])[: len(x)]
+    sd = np.sqrt(np.concatenate([[0.0, 0.0], var[0, :-1]])[: len(x)])
+    floor, _ = warmup_stats(filled[None, :], warmup, alpha)
+    z = (filled - expected) / np.maximum(sd, floor[0])
+    z[missing] = np.nan
     z[:warmup] = np.nan
     return np.asarray(z, dtype=np.float64)
 
 
-def _seasonal_z(values: Array, warmup: int, period: int | None) -> Array:
-    """EWMA z of the day-over-day difference when the probation rows show a daily period."""
-    if period is None or period < 2 or warmup < 2 * period:
-        return _ewma_z(values, warmup)
-    head = values[:warmup]
-    a, b = head[period:], head[:-period]
-    ok = np.isfinite(a) & np.isfinite(b)
-    if ok.sum() < 3 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
-        return _ewma_z(values, warmup)
-    acf = float(np.corrcoef(a[ok], b[ok])[0, 1])
-    if not acf >= SEASONAL_MIN_ACF:
-        return _ewma_z(values, warmup)
-    diff = np.full(len(values), np.nan)
-    diff[period:] = values[period:] - values[:-period]
-    diff[:period] = diff[period] if len(values) > period else 0.0
-    return _ewma_z(diff, warmup)
+def run_detector(
+    values: Array,
+    step: int,
+    parameters: AnomalyParameters,
+    warmup: int,
+    detect: DetectFn = detect_matrix,
+) -> tuple[IntArray, Array]:
+    """One series through the detector: its events' onsets (first columns) and its z row."""
+    config = detector_config(parameters, step, warmup)
+    raw, z = detect(np.asarray(values, dtype=np.float64)[None, :], config, True)
+    assert z is not None
+    return np.sort(np.asarray(raw.first, dtype=np.int64)), np.asarray(z[0], dtype=np.float64)
 
 
-def score_stream(values: np.ndarray, variant: str, period: int | None = None) -> np.ndarray:
-    """Anomaly scores in [0, 1] for one file's values, each from the rows up to it only.
+def record_rows(values: Array, warmup: int, margin: float = RECORD_MARGIN) -> IntArray:
+    """First rows (from ``warmup`` on) of each run of values beyond every earlier value.
 
-    The warm-up is the file's probation length (rows that NAB does not score). ``period``
-    (rows per day) is used by the ``seasonal`` variant only.
+    A record: ``x_t > max(x_<t) + margin * (max - min)`` or ``x_t < min(x_<t) - margin *
+    (max - min)``, over the finite earlier values.
     """
     x = np.asarray(values, dtype=np.float64)
+    if len(x) < 2:
+        return np.empty(0, dtype=np.int64)
+    finite = np.isfinite(x)
+    hi = np.maximum.accumulate(np.where(finite, x, -np.inf))
+    lo = np.minimum.accumulate(np.where(finite, x, np.inf))
+    hi, lo = np.concatenate([[-np.inf], hi[:-1]]), np.concatenate([[np.inf], lo[:-1]])
+    with np.errstate(invalid="ignore"):
+        span = np.where(np.isfinite(hi - lo), hi - lo, 0.0)
+        record = finite & ((x > hi + margin * span) | (x < lo - margin * span))
+    record[:warmup] = False
+    first = record & ~np.concatenate([[False], record[:-1]])
+    return np.flatnonzero(first).astype(np.int64)
+
+
+def _keep_new_highs(n: int, rows: IntArray, candidate: Array, lookback: int) -> Array:
+    """Score ``candidate[k]`` at ``rows[k]`` when it beats every candidate of the previous
+    ``lookback`` rows (``rows`` ascending), 0 elsewhere."""
+    out = np.zeros(n)
+    start = 0
+    for k, t in enumerate(rows.tolist()):
+        while rows[start] < t - lookback:
+            start += 1
+        if start == k or candidate[k] > float(np.max(candidate[start:k])):
+            out[t] = candidate[k]
+    return out
+
+
+def onset_scores(n: int, onsets: IntArray, z: Array, lookback: int = LOOKBACK) -> Array:
+    """The ``default`` mapping: ``|z| / (|z| + 3)`` at onsets that beat the previous
+    ``lookback`` rows' onsets, 0 elsewhere."""
+    return _keep_new_highs(n, onsets, _to_score(z[onsets]), lookback)
+
+
+def record_scores(
+    values: Array,
+    onsets: IntArray,
+    z: Array,
+    warmup: int,
+    margin: float = RECORD_MARGIN,
+    lookback: int = LOOKBACK,
+) -> Array:
+    """The ``record`` mapping: records ``0.5 + 0.5 s``, other onsets ``0.5 s``, same rule."""
+    records = record_rows(values, warmup, margin)
+    rows = np.union1d(onsets, records).astype(np.int64)
+    s = _to_score(z[rows])
+    is_record = np.isin(rows, records)
+    candidate = np.where(is_record, 0.5 + 0.5 * s, 0.5 * s)
+    return _keep_new_highs(len(values), rows, candidate, lookback)
+
+
+def score_stream(
+    values: npt.ArrayLike,
+    variant: str,
+    step: int = 300,
+    parameters: AnomalyParameters | None = None,
+    detect: DetectFn = detect_matrix,
+    margin: float = RECORD_MARGIN,
+    warmup: int | None = None,
+) -> Array:
+    """Anomaly scores in [0, 1] for one file's values, each from the rows up to it only.
+
+    ``step`` is the file's sampling step in seconds; ``parameters`` default to the
+    library's; ``detect`` is ``detect_matrix`` unless a proposed kernel is measured. The
+    warm-up is the file's probation (from its length, as NAB hands every detector its
+    probationary period) unless ``warmup`` is given.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; expected one of {VARIANTS}")
     if not len(x):
         return np.empty(0)
-    warmup = probation_length(len(x))
-    if variant == "ewma":
-        z = _ewma_z(x, warmup)
-    elif variant == "robust":
-        z = _robust_z(x, warmup)
-    elif variant == "seasonal":
-        z = _seasonal_z(x, warmup, period)
-    else:
-        raise ValueError(f"unknown variant {variant!r}; expected one of {VARIANTS}")
-    return _to_score(z)
+    warmup = probation_length(len(x)) if warmup is None else warmup
+    parameters = parameters or AnomalyParameters()
+    if variant == "plain_ewma":
+        return _to_score(plain_ewma_z(x, parameters.ewma_alpha, warmup))
+    onsets, z = run_detector(x, step, parameters, warmup, detect)
+    if variant == "default":
+        return onset_scores(len(x), onsets, z)
+    return record_scores(x, onsets, z, warmup, margin)
 
 
 # --------------------------------------------------------------------------- corpus
@@ -378,14 +451,15 @@ def score_stream(values: np.ndarray, variant: str, period: int | None = None) ->
 
 @dataclass(frozen=True)
 class DataFile:
-    """One NAB series: its key (``<category>/<name>.csv``), rows and window layout."""
+    """One NAB series: its key (``<category>/<name>.csv``), rows, window layout and step."""
 
     key: str
     timestamps: npt.NDArray[np.datetime64]
     values: Array
     layout: FileLayout
     label: npt.NDArray[np.int8]
-    period: int | None
+    step: int
+    """The median spacing of the timestamps, in seconds."""
 
 
 def window_rows(
@@ -401,6 +475,13 @@ def window_rows(
     return out
 
 
+def file_step(timestamps: npt.NDArray[np.datetime64]) -> int:
+    """The median spacing of ``timestamps`` in whole seconds (300 for a single row)."""
+    if len(timestamps) < 2:
+        return 300
+    return max(1, round(float(np.median(np.diff(timestamps)) / np.timedelta64(1, "s"))))
+
+
 def load_corpus(nab_dir: Path) -> list[DataFile]:
     """Every data file listed in ``labels/combined_windows.json``, in key order."""
     labels = json.loads((nab_dir / "labels" / "combined_windows.json").read_text())
@@ -411,12 +492,7 @@ def load_corpus(nab_dir: Path) -> list[DataFile]:
         values = frame["value"].to_numpy(dtype=np.float64)
         layout = file_layout(len(values), window_rows(ts, labels[key]))
         label = (layout.window_of >= 0).astype(np.int8)
-        period = None
-        if len(ts) > 1:
-            step = float(np.median(np.diff(ts)) / np.timedelta64(1, "s"))
-            if step > 0 and 86400 % step == 0:
-                period = int(86400 // step)
-        corpus.append(DataFile(key, ts, values, layout, label, period))
+        corpus.append(DataFile(key, ts, values, layout, label, file_step(ts)))
     return corpus
 
 
@@ -433,8 +509,118 @@ def write_result(path: Path, data: DataFile, scores: Array) -> None:
     ).to_csv(path, index=False, float_format="%.10g")
 
 
-def run_nab(nab_dir: Path, results_dir: Path, variants: Sequence[str] = VARIANTS) -> dict[str, Any]:
-    """Score every NAB file with each variant, write NAB result CSVs, score the corpus.
+# --------------------------------------------------------------------------- runs
+
+
+def _summary(scored: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
+    return {p: round(v["score"], 2) for p, v in scored.items()}
+
+
+def _full(scored: Mapping[str, Mapping[str, float]], seconds: float) -> dict[str, Any]:
+    result: dict[str, Any] = _summary(scored)
+    result["threshold"] = {
+        p: v["threshold"] if math.isfinite(v["threshold"]) else None for p, v in scored.items()
+    }
+    result["raw"] = {p: round(v["raw"], 4) for p, v in scored.items()}
+    result["seconds"] = round(seconds, 3)
+    return result
+
+
+@dataclass(frozen=True)
+class GridPoint:
+    """Per file, the scores of one configuration (kernel, variance_alpha, mapping, margin)."""
+
+    kernel: str
+    variance_alpha: float
+    variant: str
+    margin: float | None
+    scores: tuple[Array, ...]
+
+    @property
+    def name(self) -> str:
+        margin = "" if self.margin is None else f", margin {self.margin:g}"
+        return f"{self.kernel} {self.variant} variance_alpha {self.variance_alpha:g}{margin}"
+
+
+def grid_scores(
+    corpus: Sequence[DataFile],
+    kernel: str,
+    detect: DetectFn,
+    alphas: Iterable[float] = VARIANCE_ALPHAS,
+    margins: Iterable[float] = RECORD_MARGINS,
+) -> list[GridPoint]:
+    """The ``default`` and ``record`` scores of every file at every grid point: the detector
+    runs once per file and ``variance_alpha``, both mappings read the same onsets and z."""
+    margins = tuple(margins)
+    points: list[GridPoint] = []
+    for alpha in alphas:
+        parameters = AnomalyParameters(variance_alpha=alpha)
+        default: list[Array] = []
+        record: dict[float, list[Array]] = {m: [] for m in margins}
+        for d in corpus:
+            warmup = d.layout.probation
+            onsets, z = run_detector(d.values, d.step, parameters, warmup, detect)
+            default.append(onset_scores(len(d.values), onsets, z))
+            for m in margins:
+                record[m].append(record_scores(d.values, onsets, z, warmup, m))
+        points.append(GridPoint(kernel, alpha, "default", None, tuple(default)))
+        points += [GridPoint(kernel, alpha, "record", m, tuple(record[m])) for m in margins]
+    return points
+
+
+def halves(corpus: Sequence[DataFile]) -> tuple[list[int], list[int]]:
+    """Files split in two by alternating over the key order (each category on both sides)."""
+    return list(range(0, len(corpus), 2)), list(range(1, len(corpus), 2))
+
+
+def split_half(
+    points: Sequence[GridPoint],
+    layouts: Sequence[FileLayout],
+    profiles: Mapping[str, Profile],
+    split: tuple[list[int], list[int]],
+) -> dict[str, Any]:
+    """Choose the grid point with the best standard score on one half, score it on the other.
+
+    Both directions (A -> B, B -> A), beside the score on the held-out half of the point
+    chosen on the whole corpus (how optimistic choosing on the scored files is).
+    """
+
+    def on(rows: list[int], point: GridPoint) -> dict[str, float]:
+        return _summary(
+            score_corpus([point.scores[i] for i in rows], [layouts[i] for i in rows], profiles)
+        )
+
+    everything = list(range(len(layouts)))
+    whole = max(points, key=lambda p: on(everything, p)["standard"])
+    out: dict[str, Any] = {"configurations": len(points), "directions": []}
+    for name, (choose, test) in (("A->B", split), ("B->A", split[::-1])):
+        tuned = {p.name: on(choose, p) for p in points}
+        best = max(points, key=lambda p: tuned[p.name]["standard"])
+        out["directions"].append(
+            {
+                "direction": name,
+                "files_chosen_on": len(choose),
+                "files_scored_on": len(test),
+                "chosen": best.name,
+                "score_where_chosen": tuned[best.name],
+                "score_held_out": on(test, best),
+                "whole_corpus_choice": whole.name,
+                "whole_corpus_choice_held_out": on(test, whole),
+            }
+        )
+    held = [d["score_held_out"] for d in out["directions"]]
+    out["mean_held_out"] = {p: round(sum(h[p] for h in held) / len(held), 2) for p in held[0]}
+    return out
+
+
+def run_nab(
+    nab_dir: Path,
+    results_dir: Path,
+    variants: Sequence[str] = VARIANTS,
+    grid: bool = True,
+) -> dict[str, Any]:
+    """Score every NAB file with each variant at the library defaults, write NAB result
+    CSVs, score the corpus; then the ``variance_alpha`` grid and the split-half check.
 
     Files go to ``results_dir/<variant>/<category>/tars_<variant>_<file>.csv``. Returns, per
     variant, the three profiles' normalised scores, their thresholds and the seconds taken,
@@ -447,31 +633,69 @@ def run_nab(nab_dir: Path, results_dir: Path, variants: Sequence[str] = VARIANTS
     profiles = load_profiles(nab_dir / "config" / "profiles.json")
     load_seconds = time.perf_counter() - started
     layouts = [d.layout for d in corpus]
+    defaults = AnomalyParameters()
+    steps: dict[str, int] = {}
+    for d in corpus:
+        steps[str(d.step)] = steps.get(str(d.step), 0) + 1
     out: dict[str, Any] = {
         "files": len(corpus),
         "rows": int(sum(len(d.values) for d in corpus)),
         "windows": int(sum(len(d.layout.windows) for d in corpus)),
+        "files_per_step_s": steps,
         "load_seconds": round(load_seconds, 3),
+        "parameters": defaults.model_dump(),
+        "lookback_rows": LOOKBACK,
+        "record_margin": RECORD_MARGIN,
+        "score_map": f"|z| / (|z| + {Z_SCALE}) at onsets beating the previous {LOOKBACK} rows",
         "variants": {},
         "scoreboard": SCOREBOARD,
         "scoreboard_source": SCOREBOARD_SOURCE,
-        "score_map": f"|z| / (|z| + {Z_SCALE})",
     }
+    detect_matrix(np.zeros((1, 8)), detector_config(defaults, 300, 2))  # compile outside timing
     for variant in variants:
         t0 = time.perf_counter()
-        scores = [score_stream(d.values, variant, d.period) for d in corpus]
-        scored = score_corpus(scores, layouts, profiles)
-        detector = f"tars_{variant}"
+        scores = [score_stream(d.values, variant, d.step, defaults) for d in corpus]
+        seconds = time.perf_counter() - t0
         for d, s in zip(corpus, scores, strict=True):
             category, name = d.key.split("/", 1)
-            write_result(results_dir / variant / category / f"{detector}_{name}", d, s)
-        result: dict[str, Any] = {p: round(v["score"], 2) for p, v in scored.items()}
-        result["threshold"] = {
-            p: v["threshold"] if math.isfinite(v["threshold"]) else None for p, v in scored.items()
+            write_result(results_dir / variant / category / f"tars_{variant}_{name}", d, s)
+        out["variants"][variant] = _full(score_corpus(scores, layouts, profiles), seconds)
+    if not grid:
+        out["seconds"] = round(time.perf_counter() - started, 3)
+        return out
+
+    kernels: list[tuple[str, DetectFn]] = [("library", detect_matrix)]
+    split = halves(corpus)
+    out["grid"] = {"variance_alpha": list(VARIANCE_ALPHAS), "record_margin": list(RECORD_MARGINS)}
+    out["split_half"] = {"halves": [[corpus[i].key for i in half] for half in split]}
+    tried = 0
+    for kernel, detect in kernels:
+        t0 = time.perf_counter()
+        points = grid_scores(corpus, kernel, detect)
+        rows: list[dict[str, Any]] = []
+        for p in points:
+            scored = _summary(score_corpus(p.scores, layouts, profiles))
+            rows.append(
+                {"variance_alpha": p.variance_alpha, "variant": p.variant, "margin": p.margin}
+                | scored
+            )
+        tried += len(points)
+        best = {
+            variant: max((r for r in rows if r["variant"] == variant), key=lambda r: r["standard"])
+            for variant in ("default", "record")
         }
-        result["raw"] = {p: round(v["raw"], 4) for p, v in scored.items()}
-        result["seconds"] = round(time.perf_counter() - t0, 3)
-        out["variants"][variant] = result
+        out["grid"][kernel] = {
+            "seconds": round(time.perf_counter() - t0, 2),
+            "points": rows,
+            "best": best,
+        }
+        out["split_half"][kernel] = {
+            variant: split_half(
+                [p for p in points if p.variant == variant], layouts, profiles, split
+            )
+            for variant in ("default", "record")
+        }
+    out["configurations_scored"] = tried
     out["seconds"] = round(time.perf_counter() - started, 3)
     return out
 
@@ -486,15 +710,34 @@ def find_nab_dir(explicit: Path | None = None) -> Path:
 
 def format_table(result: Mapping[str, Any]) -> str:
     """The measured variants above NAB's published scoreboard, one row per detector."""
-    header = f"{'detector':<24}{'standard':>10}{'low FP':>10}{'low FN':>10}"
+    header = f"{'detector':<28}{'standard':>10}{'low FP':>10}{'low FN':>10}"
     lines = [header, "-" * len(header)]
     for name, row in result["variants"].items():
         cells = "".join(f"{row[p]:>10.1f}" for p in PROFILE_NAMES)
-        lines.append(f"{'T.A.R.S. ' + name:<24}{cells}   ({row['seconds']:.1f} s)")
+        lines.append(f"{'T.A.R.S. ' + name:<28}{cells}   ({row['seconds']:.1f} s)")
     lines.append("-" * len(header))
     for name, row in result["scoreboard"].items():
-        lines.append(f"{name:<24}" + "".join(f"{row[p]:>10.1f}" for p in PROFILE_NAMES))
+        lines.append(f"{name:<28}" + "".join(f"{row[p]:>10.1f}" for p in PROFILE_NAMES))
     lines.append(f"published figures: {result['scoreboard_source']}")
+    for kernel in ("library", "proposed"):
+        grid = result.get("grid", {}).get(kernel)
+        if grid is None:
+            continue
+        lines.append(f"\nvariance_alpha grid, {kernel} kernel ({grid['seconds']:.0f} s):")
+        lines.append(f"{'variant':<10}{'alpha':>9}{'margin':>8}{'std':>8}{'lowFP':>8}{'lowFN':>8}")
+        for r in grid["points"]:
+            margin = "-" if r["margin"] is None else f"{r['margin']:g}"
+            lines.append(
+                f"{r['variant']:<10}{r['variance_alpha']:>9g}{margin:>8}"
+                + "".join(f"{r[p]:>8.1f}" for p in PROFILE_NAMES)
+            )
+        for variant, check in result["split_half"][kernel].items():
+            for d in check["directions"]:
+                lines.append(
+                    f"split-half {kernel} {variant} {d['direction']}: chose {d['chosen']} "
+                    f"({d['score_where_chosen']['standard']:.1f}), held out "
+                    + "/".join(f"{d['score_held_out'][p]:.1f}" for p in PROFILE_NAMES)
+                )
     return "\n".join(lines)
 
 
@@ -504,6 +747,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--nab-dir", type=Path, default=None, help="NAB data bundle")
     parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS_DIR)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument("--no-grid", action="store_true", help="the variants only")
     parser.add_argument("--json", type=Path, default=None, help="also write the scores here")
     args = parser.parse_args(argv)
     nab_dir = find_nab_dir(args.nab_dir)
@@ -514,7 +758,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 0
-    result = run_nab(nab_dir, args.results_dir, args.variants)
+    result = run_nab(nab_dir, args.results_dir, args.variants, not args.no_grid)
     print(format_table(result))
     print(f"total {result['seconds']:.1f} s; result CSVs under {args.results_dir}")
     if args.json is not None:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import numba
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,12 +40,25 @@ GA = datetime(2025, 11, 18, tzinfo=UTC)
 POINTS = 10_080
 """7 days at 1 minute."""
 WARMUP = 1_440
-"""The first day (1,440 minutes) warms the EWMA state up, as the GA day does in the tool."""
+"""The first day (1,440 minutes) warms the detector up, as the GA day does in the tool."""
+STEP = 60
 ALPHA = 0.3
 THRESHOLD = 3.0
 PANDAS_SAMPLE = 200
 """Series the pandas loop is timed on; its time is scaled to the fleet (per-series cost)."""
-DETECTOR_METHODS = ("ours", "pandas_loop", "lfilter", "floor")
+DETECTOR_METHODS = (
+    "ours",
+    "ours_events",
+    "pandas_loop",
+    "lfilter",
+    "floor",
+)
+"""``ours``: ``detect_matrix`` as the library has it (z, state machine, event arrays);
+``ours_events``: ``anomaly.detect``, up to the ``AnomalyEvents`` objects."""
+SPIKE_EVERY = (100, 20)
+"""The pathological fleets: a spike in every series every N points (1 minute apart)."""
+JSON_SAMPLE = 100
+"""Series of a pathological fleet turned into ``AnomalyEvents`` JSON; the size is scaled."""
 
 
 def fleet(n_series: int, rows: int | None = None) -> np.ndarray:
@@ -60,6 +74,13 @@ def fleet(n_series: int, rows: int | None = None) -> np.ndarray:
     return values
 
 
+def pathological_fleet(n_series: int, every: int, rows: int | None = None) -> np.ndarray:
+    """``fleet`` with a one-point spike of +80 (16 sigma) in every series every ``every`` points."""
+    values = fleet(n_series, rows)
+    values[:, every - 1 :: every] += 80.0
+    return values
+
+
 def _best(fn: Callable[[], object], repeat: int) -> float:
     best = float("inf")
     for _ in range(repeat):
@@ -69,12 +90,15 @@ def _best(fn: Callable[[], object], repeat: int) -> float:
     return best
 
 
-def _pandas_zscores(row: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
-    """The detector's arithmetic for one series with pandas ``ewm``: z, floor and event runs.
+def _rss_now() -> int:
+    """The resident set size now, in bytes (``ru_maxrss`` is the peak so far)."""
+    with open("/proc/self/statm", encoding="ascii") as handle:
+        return int(handle.read().split()[1]) * resource.getpagesize()
 
-    Same definition as ``tars_lib.judge.anomaly.zscores`` (m_{t-1} and sqrt(v_{t-1}) before x_t,
-    floor from the warm-up's robust residual spread), so the two can be compared exactly.
-    """
+
+def _pandas_zscores(row: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+    """A per-series pandas ``ewm`` detector: z against the previous mean and spread, the
+    warm-up's floor, and runs of |z| > 3 as events (the pre-rewrite detector's arithmetic)."""
     import pandas as pd
 
     ewm = pd.Series(row).ewm(alpha=ALPHA, adjust=False)
@@ -103,43 +127,97 @@ def _pandas_zscores(row: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, i
     return z, events
 
 
+def _matrix(values: np.ndarray) -> Any:
+    from tars_lib.judge.anomaly import SeriesMatrix
+
+    n_series = len(values)
+    grid = np.arange(1, POINTS + 1, dtype=np.int64) * STEP + int(GA.timestamp())
+    return SeriesMatrix(
+        grid,
+        ("p99_latency_ms",) * n_series,
+        tuple({"instance": f"api-{i:05d}"} for i in range(n_series)),
+        values,
+        WARMUP,
+        STEP,
+    )
+
+
+def _anomaly_events(values: np.ndarray) -> Any:
+    """``anomaly.detect`` over the whole week after the GA day: the ``AnomalyEvents`` file."""
+    from tars_lib.core.catalogue import load_catalogue
+    from tars_lib.core.models import AnomalyParameters, Window
+    from tars_lib.judge.anomaly import detect
+
+    window = Window(start=GA + timedelta(days=1), end=GA + timedelta(days=7))
+    return detect(_matrix(values), load_catalogue(), window, AnomalyParameters(), datetime.now(UTC))
+
+
 def detector_case(n_series: int, method: str) -> dict[str, Any]:
-    """One detector case, meant to run alone in its own process (see ``detector_speed``)."""
+    """One detector case, meant to run alone in its own process (see ``detector_speed``).
+
+    ``method`` is one of ``DETECTOR_METHODS`` or ``pathological-N`` (a spike every N points).
+    Numba's compile (or cache load) is done by an untimed warm-up call on two series first.
+    """
     from scipy.signal import lfilter
 
-    from tars_lib.core.catalogue import load_catalogue
-    from tars_lib.core.models import Window
-    from tars_lib.judge.anomaly import SeriesMatrix, detect, zscores
+    from tars_lib.core.models import AnomalyParameters
+    from tars_lib.judge.anomaly import detector_config
+    from tars_lib.judge.detector import detect_matrix
 
-    tracemalloc.start()
+    config = detector_config(AnomalyParameters(), STEP, WARMUP)
     rows = PANDAS_SAMPLE if method == "pandas_loop" else None
-    values = fleet(n_series, rows)
-    tracemalloc.reset_peak()
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    tracemalloc.stop()
+    every = int(method.split("-", 1)[1]) if method.startswith("pathological-") else None
+    # compile (or load numba's cache) on two series first, untimed and before the baseline
+    if method.startswith(("ours", "pathological")):
+        detect_matrix(fleet(2), config)
+    rss_start = _rss_now()
+    values = fleet(n_series, rows) if every is None else pathological_fleet(n_series, every)
     repeat = 3 if n_series <= 1_000 else 2
-    out: dict[str, Any] = {"series": n_series, "method": method, "points": n_series * POINTS}
+    out: dict[str, Any] = {
+        "series": n_series,
+        "method": method,
+        "points": n_series * POINTS,
+        "numba_threads": numba.get_num_threads(),
+        "parameters": AnomalyParameters().model_dump(),
+    }
     run: Callable[[], object]
 
-    if method == "ours":
-        grid = np.arange(1, POINTS + 1, dtype=np.int64) * 60 + int(GA.timestamp())
-        matrix = SeriesMatrix(
-            grid,
-            ("p99_latency_ms",) * n_series,
-            tuple({"instance": f"api-{i:05d}"} for i in range(n_series)),
-            values,
-            WARMUP,
-            60,
-        )
-        catalogue = load_catalogue()
-        window = Window(start=GA + timedelta(days=1), end=GA + timedelta(days=7))
-        now = datetime.now(UTC)
+    if method == "ours" or every is not None:
 
         def run() -> object:
-            return detect(matrix, catalogue, window, THRESHOLD, ALPHA, now)
+            return detect_matrix(values, config)
 
         out["seconds"] = _best(run, repeat)
-        out["events"] = len(detect(matrix, catalogue, window, THRESHOLD, ALPHA, now).events)
+        raw, _ = detect_matrix(values, config)
+        out["events"] = len(raw.row)
+        out["suppressed"] = int(raw.suppressed.sum())
+        out["events_arrays_mb"] = (
+            sum(getattr(raw, f).nbytes for f in ("row", "first", "last", "peak", "peak_z")) / 1e6
+            + sum(getattr(raw, f).nbytes for f in ("baseline", "new_level", "kind")) / 1e6
+        )
+        if every is not None:
+            out["spike_every"] = every
+            out["spikes_per_series_after_warmup"] = len(range(every - 1, POINTS, every)) - len(
+                range(every - 1, WARMUP, every)
+            )
+            out["cap_per_series_and_day"] = config.max_per_day
+            sample = values[:JSON_SAMPLE]
+            t0 = time.perf_counter()
+            events = _anomaly_events(sample)
+            out["json_sample_seconds"] = time.perf_counter() - t0
+            body = events.model_dump_json()
+            out["json_sample_series"] = len(sample)
+            out["json_sample_events"] = len(events.events)
+            out["json_sample_incidents"] = len(events.incidents)
+            out["json_sample_bytes"] = len(body)
+            out["json_estimated_mb"] = len(body) * n_series / len(sample) / 1e6
+    elif method == "ours_events":
+
+        def run() -> object:
+            return _anomaly_events(values)
+
+        out["seconds"] = _best(run, repeat)
+        out["events"] = len(_anomaly_events(values).events)
     elif method == "pandas_loop":
 
         def run() -> object:
@@ -150,11 +228,6 @@ def detector_case(n_series: int, method: str) -> dict[str, Any]:
         out["sample_seconds"] = sample_s
         out["seconds"] = sample_s * n_series / len(values)
         out["extrapolated"] = True
-        # the same numbers as ours on the sample (pandas is the tests' oracle too)
-        z_ours, _ = zscores(values, ALPHA, WARMUP)
-        z_pd = np.array([_pandas_zscores(row)[0] for row in values])
-        ok = np.isfinite(z_ours)
-        out["max_abs_z_difference_vs_ours"] = float(np.max(np.abs(z_ours[ok] - z_pd[ok])))
     elif method == "lfilter":
         a = np.array([1.0, ALPHA - 1.0])
 
@@ -173,47 +246,60 @@ def detector_case(n_series: int, method: str) -> dict[str, Any]:
     else:
         raise ValueError(f"unknown detector method {method!r}")
 
-    # the peak, measured on one more (untimed) run with tracemalloc on: data + working arrays
-    tracemalloc.start()
+    # the peak, measured on one more (untimed) run: tracemalloc sees every numpy array
+    # (data + working arrays + event arrays), not numba's own scratch; RSS beside it: the
+    # process's peak over its size before the data was drawn (after the warm-up)
     data_bytes = values.nbytes
+    tracemalloc.start()
     tracemalloc.reset_peak()
     run()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
+    max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     out["data_mb"] = data_bytes / 1e6
     out["peak_mb"] = (data_bytes + peak) / 1e6
     out["peak_over_data"] = (data_bytes + peak) / data_bytes
-    out["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
-    out["rss_before_mb"] = rss_before / 1e6
+    out["rss_start_mb"] = rss_start / 1e6
+    out["max_rss_mb"] = max_rss / 1e6
+    out["rss_peak_over_data"] = (max_rss - rss_start) / data_bytes
     out["points_per_s"] = out["points"] / out["seconds"]
     return out
 
 
+def _case(n_series: int, method: str) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.speed", "detector-case", str(n_series), method],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"detector case {n_series} {method} failed:\n{proc.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
 def detector_speed(n_series: int) -> dict[str, Any]:
-    """All four methods on the same fleet, each in a fresh subprocess, and the ratios."""
-    cases: dict[str, dict[str, Any]] = {}
-    for method in DETECTOR_METHODS:
-        proc = subprocess.run(
-            [sys.executable, "-m", "benchmarks.speed", "detector-case", str(n_series), method],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(f"detector case {n_series} {method} failed:\n{proc.stderr[-3000:]}")
-        cases[method] = json.loads(proc.stdout.strip().splitlines()[-1])
+    """Every method on the same fleet, each in a fresh subprocess, and the ratios."""
+    cases = {method: _case(n_series, method) for method in DETECTOR_METHODS}
     ours = cases["ours"]["seconds"]
     return {
         "series": n_series,
         "points": n_series * POINTS,
         "cases": cases,
         "ours_points_per_s": n_series * POINTS / ours,
-        "x_faster_than_pandas_loop": cases["pandas_loop"]["seconds"] / ours,
+        "ratio_vs_pandas": cases["pandas_loop"]["seconds"] / ours,
+        "peak_over_data": cases["ours"]["peak_over_data"],
         "x_slower_than_lfilter": ours / cases["lfilter"]["seconds"],
         "x_slower_than_floor": ours / cases["floor"]["seconds"],
-        "peak_over_data": cases["ours"]["peak_over_data"],
+        "events_points_per_s": n_series * POINTS / cases["ours_events"]["seconds"],
     }
+
+
+def pathological(n_series: int) -> list[dict[str, Any]]:
+    """The pathological fleets: events kept and suppressed, peak memory, JSON size."""
+    return [_case(n_series, f"pathological-{every}") for every in SPIKE_EVERY]
 
 
 # --------------------------------------------------------------------------- 2. collection

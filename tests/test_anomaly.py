@@ -98,8 +98,8 @@ def test_detector_config_is_the_settings_in_points() -> None:
 @pytest.mark.parametrize(
     ("setting", "value", "words"),
     [
-        ("variance_alpha", 0.0, "variance_alpha 0: must be in (0, 1] (default 0.01)"),
-        ("variance_alpha", 1.5, "variance_alpha 1.5: must be in (0, 1] (default 0.01)"),
+        ("variance_alpha", 0.0, "variance_alpha 0: must be in (0, 1] (default 0.0003)"),
+        ("variance_alpha", 1.5, "variance_alpha 1.5: must be in (0, 1] (default 0.0003)"),
         ("level_shift_hours", 0.0, "level_shift_hours 0: must be a positive number of hours"),
         ("level_shift_hours", 745.0, "(at most 744) (default 4)"),
         ("max_events_per_day", 0, "max_events_per_day 0: must be a whole number from 1 to 1000"),

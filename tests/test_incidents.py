@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from tars_lib.core.catalogue import Catalogue
+from tars_lib.core.formatting import short_value
 from tars_lib.core.models import AnomalyEvent, AnomalyEvents, AnomalyParameters, Window
 from tars_lib.judge.health import mitigation_plan
 from tars_lib.judge.incidents import (
@@ -19,7 +20,6 @@ from tars_lib.judge.incidents import (
     bad_fractions,
     budget_burned,
     group_incidents,
-    short_value,
     slo_breached,
 )
 from tars_lib.retro.retrospective import build_retrospective

@@ -1,4 +1,5 @@
-"""The NAB scorer (benchmarks/nab.py) on hand-made windows, values worked out from SCORING.md.
+"""The NAB scorer (benchmarks/nab.py) on hand-made windows, values worked out from SCORING.md,
+and the detector-to-score mappings on small made-up series.
 
 sigma(y) = 2 / (1 + exp(5 y)) - 1, so sigma(-1) = 0.98661430, sigma(-0.1) = 0.24491866,
 sigma(1/9) = -0.27084712. None of these tests needs the NAB data in ../shared.
@@ -10,20 +11,27 @@ import numpy as np
 import pytest
 
 from benchmarks.nab import (
+    LOOKBACK,
     PROFILES,
     VARIANTS,
     best_threshold,
     file_layout,
     file_score,
     null_total,
+    onset_scores,
     perfect_total,
+    plain_ewma_z,
     probation_length,
+    record_rows,
+    record_scores,
+    run_detector,
     scaled_sigmoid,
     score_corpus,
     score_stream,
     sweep,
     window_rows,
 )
+from tars_lib.core.models import AnomalyParameters
 
 STANDARD = PROFILES["standard"]
 LOW_FP = PROFILES["reward_low_FP_rate"]
@@ -178,17 +186,83 @@ def test_score_stream_is_causal_and_in_unit_interval(variant: str) -> None:
     rng = np.random.default_rng(3)
     t = np.arange(2000)
     x = 10 + np.sin(2 * np.pi * t / 100) + rng.normal(0, 0.1, len(t))
-    base = score_stream(x, variant, period=100)
+    base = score_stream(x, variant, step=300)
     assert base.shape == x.shape
     assert np.all((base >= 0) & (base <= 1))
+    warmup = probation_length(len(x))
+    assert not base[:warmup].any()  # the warm-up is never scored
     for k in (400, 1000, 1999):
         changed = x.copy()
-        changed[k:] += 50.0 * rng.standard_normal(len(x) - k)
-        after = score_stream(changed, variant, period=100)
+        changed[k:] += 50.0 + rng.standard_normal(len(x) - k)
+        after = score_stream(changed, variant, step=300)
         assert np.array_equal(after[:k], base[:k])
         assert after[k] > base[k]
+        # the rows up to k alone score the same (same warm-up): nothing later reaches them
+        prefix = score_stream(changed[: k + 1], variant, step=300, warmup=warmup)
+        assert np.array_equal(prefix, after[: k + 1])
 
 
 def test_score_stream_rejects_unknown_variant() -> None:
     with pytest.raises(ValueError, match="unknown variant"):
         score_stream(np.ones(10), "oracle")
+
+
+def test_onset_scores_keep_only_onsets_beating_the_lookback() -> None:
+    z = np.zeros(1000)
+    onsets = np.array([100, 150, 200, 460, 700], dtype=np.int64)
+    z[onsets] = [6.0, -9.0, 4.0, 5.0, 3.5]
+    out = onset_scores(1000, onsets, z)
+    assert LOOKBACK == 300
+    # 150 beats 100; 200 is below 150's score; 460 is 310 rows after 150, so only 200
+    # (4 < 5) is inside its lookback; 700 is below 460
+    assert np.flatnonzero(out).tolist() == [100, 150, 460]
+    assert out[150] == pytest.approx(9.0 / 12.0)
+    assert out[460] == pytest.approx(5.0 / 8.0)
+
+
+def test_record_rows_are_first_points_beyond_every_earlier_value() -> None:
+    x = np.array([5.0, 6.0, 4.0, 5.0, 7.0, 8.0, 5.0, np.nan, 3.0, 3.5, 9.0])
+    assert record_rows(x, warmup=3).tolist() == [4, 8, 10]  # 5 continues the run from 4
+    # margin 0.25 of the range: 7 passes 6 + 0.5; 3 does not pass 4 - 1; 9 not 8 + 1.25
+    assert record_rows(x, warmup=3, margin=0.25).tolist() == [4]
+
+
+def test_records_outrank_onsets() -> None:
+    x = np.array([1.0, 2.0, 1.5, 1.2, 1.8, 2.5, 1.0])
+    z = np.array([np.nan, np.nan, np.nan, 9.0, 1.0, 2.0, 1.0])
+    out = record_scores(x, np.array([3], dtype=np.int64), z, warmup=3)
+    # row 3 is an onset but no record: 0.5 * 9 / 12; row 5 (2.5 > 2.0) a record:
+    # 0.5 + 0.5 * 2 / 5 beats the onset's score, so it is kept
+    assert out[3] == pytest.approx(0.5 * 0.75)
+    assert out[5] == pytest.approx(0.5 + 0.5 * 0.4)
+    assert np.count_nonzero(out) == 2
+
+
+def test_default_scores_only_at_the_detectors_event_onsets() -> None:
+    rng = np.random.default_rng(11)
+    x = 100 + rng.normal(0, 1, 3000)
+    x[1500:1510] += 30.0
+    x[2500:2505] -= 30.0
+    onsets, z = run_detector(x, 300, AnomalyParameters(), probation_length(len(x)))
+    assert {1500, 2500} <= set(onsets.tolist())
+    scores = score_stream(x, "default", step=300)
+    assert set(np.flatnonzero(scores).tolist()) <= set(onsets.tolist())
+    assert scores[1500] == pytest.approx(abs(z[1500]) / (abs(z[1500]) + 3.0))
+
+
+def test_plain_ewma_z_is_the_pandas_ewm_z() -> None:
+    import pandas as pd
+
+    rng = np.random.default_rng(5)
+    x = 50 + np.cumsum(rng.normal(0, 1, 600))
+    alpha, warmup = 0.3, 90
+    ewm = pd.Series(x).ewm(alpha=alpha, adjust=False)
+    expected = np.concatenate([[x[0]], ewm.mean().to_numpy()[:-1]])
+    sd = np.concatenate([[0.0], np.sqrt(ewm.var(bias=True).to_numpy()[:-1])])
+    residual = (x - expected)[1:warmup]
+    mad = np.median(np.abs(residual - np.median(residual)))
+    floor = max(1.5 * 1.4826 * mad, 0.001 * abs(x[:warmup].mean()))
+    want = (x - expected) / np.maximum(sd, floor)
+    z = plain_ewma_z(x, alpha, warmup)
+    assert np.isnan(z[:warmup]).all()
+    np.testing.assert_allclose(z[warmup:], want[warmup:], rtol=1e-9)

@@ -61,6 +61,7 @@ __all__ = [
     "SloDay",
     "SourceInfo",
     "Success",
+    "TimelineEntry",
     "UnexpectedDrift",
     "Window",
     "format_utc",
@@ -262,7 +263,7 @@ class AnomalyParameters(_Model):
 
     z_threshold: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] = 3.0
     ewma_alpha: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] = 0.3
-    variance_alpha: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] = 0.01
+    variance_alpha: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] = 0.0003
     level_shift_hours: Annotated[float, Field(gt=0.0, le=24.0 * 31, allow_inf_nan=False)] = 4.0
     max_events_per_day: Annotated[int, Field(ge=1, le=1000)] = 20
 
@@ -345,6 +346,9 @@ class Incident(_Model):
     start: UtcDatetime
     end: UtcDatetime
     title: str
+    """What happened and when: "Latency spike: P99 latency 957 ms against 403 ms expected,
+    14:00-16:30 UTC" (``headline`` is the same without the time)."""
+    headline: str
     severity: Severity
     kpis: list[IncidentKpi]
     budget_burned: dict[str, NonNegative]
@@ -477,6 +481,18 @@ class UnexpectedDrift(_Model):
     investigation_needed: bool
 
 
+class TimelineEntry(_Model):
+    """One line of the week's story: what happened on a day, and when (UTC)."""
+
+    day: Annotated[int, Field(ge=0, le=WEEK_DAYS)]
+    kind: Literal["incident", "change", "slo_breach", "rollback", "missing", "quiet"]
+    start: UtcDatetime | None = None
+    end: UtcDatetime | None = None
+    text: str
+    severity: Severity | None = None
+    incident_id: str | None = None
+
+
 class ExplainedChange(_Model):
     """A KPI's move that a recorded change accounts for."""
 
@@ -533,3 +549,4 @@ class Retrospective(_Model):
     action_items: list[ActionItem]
     incidents: list[Incident] = []
     explained_changes: list[ExplainedChange] = []
+    timeline: list[TimelineEntry] = []

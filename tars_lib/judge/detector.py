@@ -3,15 +3,17 @@
 Per series, with ``alpha`` smoothing the mean and ``beta`` (slower) the variance::
 
     z_t = (x_t - m) / max(sqrt(v), floor)          m, v: the state before x_t
-    in band (|z_t| <= threshold):  m += alpha (x_t - m);  v = (1 - beta) (v + beta (x_t - m_old)^2)
-    beyond the threshold:          an event opens; m and v are held (the baseline stays put)
+    every scored point:            v = (1 - beta) (v + beta r^2),  r = x_t - m clipped to +-10 sd
+    in band (|z_t| <= threshold):  m += alpha (x_t - m)
+    beyond the threshold:          an event opens; m is held (the baseline stays put)
 
 An open event goes on while the series stays on the same side of the held
 baseline by at least ``exit_z`` (hysteresis, a few in-band points of grace), so
 it lasts until the series is back at its baseline, and that return is never an
-event of its own. After ``shift_points`` points out of band the event ends as a
-level shift: the baseline restarts at the new level (an EWMA of the event's
-points) and the regression analysis, not the detector, judges the new level.
+event of its own; its peak is the point furthest from the held baseline. After
+``shift_points`` points out of band the event ends as a level shift: the
+baseline restarts at the new level (an EWMA of the event's points) and the
+regression analysis, not the detector, judges the new level.
 
 The first ``warmup`` columns (the GA day) only train the state. A series that
 shows no spread there (no data, or a constant such as an error rate of exactly
@@ -41,6 +43,7 @@ __all__ = [
     "RawEvents",
     "detect_matrix",
     "reference_detect",
+    "reference_warmup_stats",
     "warmup_stats",
 ]
 
@@ -53,6 +56,8 @@ GRACE_POINTS = 2
 """In-band points an event may contain before it ends (a dip inside an incident)."""
 FLOOR_MULTIPLIER = 1.5
 RELATIVE_FLOOR = 0.001
+VARIANCE_CLIP = 10.0
+"""Each scored point moves the variance by at most this many standard deviations."""
 UNLEARNED = 1e-12
 """A floor at or under this means the warm-up showed no spread: learn after it."""
 
@@ -87,6 +92,57 @@ class RawEvents:
 
 def warmup_stats(values: Array, warmup: int, alpha: float) -> tuple[Array, Array]:
     """Per series: the standard-deviation floor and the initial variance, from the warm-up.
+
+    Robust one-step EWMA residual spread (1.4826 x MAD) over the warm-up columns:
+    the floor is 1.5 times it (and 0.1% of the level), so a flat series does not
+    turn noise into incidents; the variance starts at its square. Compiled and
+    parallel across series (``reference_warmup_stats`` is the oracle).
+    """
+    floor, var0 = _warmup_kernel(np.ascontiguousarray(values, dtype=np.float64), warmup, alpha)
+    return np.asarray(floor, dtype=np.float64), np.asarray(var0, dtype=np.float64)
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)  # type: ignore[untyped-decorator]
+def _warmup_kernel(values: Array, warmup: int, alpha: float) -> tuple[Array, Array]:
+    n = values.shape[0]
+    w = max(2, min(warmup, values.shape[1]))
+    floor = np.full(n, 1e-12)
+    var0 = np.full(n, 1e-24)
+    for i in numba.prange(n):
+        resid = np.empty(w)
+        count = 0
+        kept = 0
+        total = 0.0
+        m = np.nan
+        for t in range(w):
+            x = values[i, t]
+            if not math.isfinite(x):
+                continue
+            total += x
+            kept += 1
+            if math.isnan(m):
+                m = x
+                continue
+            resid[count] = x - m
+            count += 1
+            m += alpha * (x - m)
+        if kept < 2:
+            continue
+        r = resid[:count]
+        centre = np.median(r)
+        for k in range(count):
+            r[k] = abs(r[k] - centre)
+        spread = 1.4826 * np.median(r)
+        fl = max(FLOOR_MULTIPLIER * spread, RELATIVE_FLOOR * abs(total / kept), 1e-12)
+        floor[i] = fl
+        var0[i] = max(spread, fl / FLOOR_MULTIPLIER) ** 2
+    return floor, var0
+
+
+def reference_warmup_stats(values: Array, warmup: int, alpha: float) -> tuple[Array, Array]:
+    """``warmup_stats`` in plain Python with numpy's medians: the compiled one's test oracle.
+
+    Per series: the standard-deviation floor and the initial variance, from the warm-up.
 
     Robust one-step EWMA residual spread (1.4826 x MAD) over the warm-up columns:
     the floor is 1.5 times it (and 0.1% of the level), so a flat series does not
@@ -148,6 +204,7 @@ def _kernel(  # one pass, one place: the state machine reads top down
         last = 0
         peak = 0
         peak_z = 0.0
+        peak_dev = 0.0
         base = 0.0
         level = 0.0
         run = 0
@@ -189,13 +246,23 @@ def _kernel(  # one pass, one place: the state machine reads top down
             z = (x - m) / sd
             if keep_z:
                 out_z[i, t] = z
+            # every scored point teaches the spread, also inside an event (against the
+            # held baseline), its residual clipped so one spike cannot inflate it
+            r = x - m
+            lim = VARIANCE_CLIP * sd
+            if r > lim:
+                r = lim
+            elif r < -lim:
+                r = -lim
+            v = (1.0 - beta) * (v + beta * r * r)
             if open_:
                 if z * sign >= exit_z:
                     run += 1
                     grace = 0
                     last = t
                     level += alpha * (x - level)
-                    if abs(z) > abs(peak_z):
+                    if abs(x - m) > peak_dev:  # the peak is the furthest from the baseline
+                        peak_dev = abs(x - m)
                         peak_z = z
                         peak = t
                     if run < shift_points:
@@ -234,14 +301,13 @@ def _kernel(  # one pass, one place: the state machine reads top down
                 last = t
                 peak = t
                 peak_z = z
+                peak_dev = abs(x - m)
                 base = m
                 level = x
                 run = 1
                 grace = 0
                 continue
-            d = x - m
-            m += alpha * d
-            v = (1.0 - beta) * (v + beta * d * d)
+            m += alpha * (x - m)
         if open_:  # still open at the end of the data: recorded as it stands
             d_first = (first - warmup) // day_points
             if d_first != day:
@@ -360,19 +426,25 @@ def reference_detect(
                 var = sum(r * r for r in residuals) / len(residuals)
                 floor = max(FLOOR_MULTIPLIER * math.sqrt(var), UNLEARNED)
             continue
-        z = (value - mean) / max(math.sqrt(var), floor)
-        if t < config.warmup or (event is None and abs(z) <= config.z_threshold):
+        sd = max(math.sqrt(var), floor)
+        z = (value - mean) / sd
+        if t < config.warmup:
             diff = value - mean
             mean += config.alpha * diff
             var = (1 - config.beta) * (var + config.beta * diff * diff)
+            continue
+        clipped = min(max(value - mean, -VARIANCE_CLIP * sd), VARIANCE_CLIP * sd)
+        var = (1 - config.beta) * (var + config.beta * clipped * clipped)
+        if event is None and abs(z) <= config.z_threshold:
+            mean += config.alpha * (value - mean)
             continue
         if event is not None:
             side = z * event["sign"]
             if side >= exit_z:
                 event.update(run=event["run"] + 1, grace=0, last=t)
                 event["level"] += config.alpha * (value - event["level"])
-                if abs(z) > abs(event["peak_z"]):
-                    event.update(peak_z=z, peak=t)
+                if abs(value - mean) > event["peak_dev"]:
+                    event.update(peak_z=z, peak=t, peak_dev=abs(value - mean))
                 if event["run"] >= config.shift_points:
                     close(KIND_LEVEL_SHIFT)
                     mean = event["level"]
@@ -384,9 +456,7 @@ def reference_detect(
             close(KIND_SPIKE)
             event = None
             if abs(z) <= config.z_threshold:
-                diff = value - mean
-                mean += config.alpha * diff
-                var = (1 - config.beta) * (var + config.beta * diff * diff)
+                mean += config.alpha * (value - mean)
                 continue
         event = {
             "sign": 1.0 if z > 0 else -1.0,
@@ -394,6 +464,7 @@ def reference_detect(
             "last": t,
             "peak": t,
             "peak_z": z,
+            "peak_dev": abs(value - mean),
             "base": mean,
             "level": value,
             "run": 1,

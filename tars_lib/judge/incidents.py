@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tars_lib.core.catalogue import Catalogue, SloSpec
+from tars_lib.core.formatting import short_value
 from tars_lib.core.models import AnomalyEvent, Incident, IncidentKpi, Severity
 
 __all__ = [
@@ -27,7 +28,6 @@ __all__ = [
     "bad_fractions",
     "budget_burned",
     "group_incidents",
-    "short_value",
     "slo_breached",
 ]
 
@@ -71,7 +71,7 @@ def _span(start: datetime, end: datetime) -> str:
     return f"{start:%b %d %H:%M} - {end:%b %d %H:%M} UTC"
 
 
-def _title(lead: AnomalyEvent, catalogue: Catalogue, start: datetime, end: datetime) -> str:
+def _headline(lead: AnomalyEvent, catalogue: Catalogue) -> str:
     spec = catalogue.kpis.get(lead.metric_name)
     label = spec.label if spec else lead.metric_name
     unit = spec.unit if spec else ""
@@ -81,16 +81,7 @@ def _title(lead: AnomalyEvent, catalogue: Catalogue, start: datetime, end: datet
     else:
         word = _WORDS.get(family) or f"{label} {'rise' if lead.direction == 'up' else 'drop'}"
     peak, expected = short_value(lead.observed, unit), short_value(lead.expected, unit)
-    return f"{word}: {label} {peak} against {expected} expected, {_span(start, end)}"
-
-
-def short_value(value: float, unit: str) -> str:
-    """Three significant digits in the KPI's unit: ``957 ms``, ``2.05%``, ``$336``."""
-    if unit == "%":  # 97.95% and 99.97%, not 98% and 100%: near 100 the distance matters
-        return f"{value:.2f}%" if 90 <= value <= 100 else f"{value:.3g}%"
-    if unit == "USD":
-        return f"${value:,.0f}"
-    return f"{value:.3g} {unit}".strip()
+    return f"{word}: {label} {peak} against {expected} expected"
 
 
 def group_incidents(
@@ -111,11 +102,14 @@ def group_incidents(
         key=lambda e: (e.start, e.metric_name),
     )
     groups: list[list[AnomalyEvent]] = []
+    end = None  # the open group's latest end: one pass, however many events overlap
     for event in adverse:
-        if groups and event.start <= max(e.end for e in groups[-1]) + MERGE_GAP:
+        if end is not None and event.start <= end + MERGE_GAP:
             groups[-1].append(event)
+            end = max(end, event.end)
         else:
             groups.append([event])
+            end = event.end
     return [_incident(group, catalogue, burned) for group in groups]
 
 
@@ -142,7 +136,8 @@ def _incident(
         id=f"inc-{start:%Y%m%d-%H%M}-{first.metric_name}",
         start=start,
         end=end,
-        title=_title(lead, catalogue, start, end),
+        headline=(headline := _headline(lead, catalogue)),
+        title=f"{headline}, {_span(start, end)}",
         severity=severity,
         kpis=[
             IncidentKpi(

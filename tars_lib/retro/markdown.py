@@ -11,6 +11,7 @@ import re
 
 from tars_lib.core.formatting import format_value
 from tars_lib.core.models import format_utc
+from tars_lib.core.week import ReleaseWeek
 from tars_lib.retro.recommendations import incident_of
 from tars_lib.retro.retrospective import RetroResult
 
@@ -58,6 +59,16 @@ def _signed(percent: float) -> str:
     return "0.0%" if text in ("+0.0%", "-0.0%") else text
 
 
+def _worst_day(week: ReleaseWeek, kpi: str, direction: str) -> tuple[int, float] | None:
+    """The day the KPI was furthest on its bad side (highest when lower is better)."""
+    values = week.week_values(kpi)
+    if not values or direction == "neutral":
+        return None
+    pick = max if direction == "lower" else min
+    day = pick(values, key=lambda d: values[d])
+    return day, values[day]
+
+
 def _executive(result: RetroResult) -> list[str]:
     week, retro = result.week, result.retrospective
     out = [
@@ -78,6 +89,10 @@ def _executive(result: RetroResult) -> list[str]:
     if week.regression is not None:
         verdict = week.regression.rollback_recommendation.verdict.replace("_", " ")
         out += [f"Rollback verdict of the regression analysis: **{verdict}**.", ""]
+    if retro.timeline:
+        out += ["What happened, day by day (UTC):", ""]
+        out += [f"- {md_escape(line.text)}" for line in retro.timeline]
+        out.append("")
     if week.missing_days:
         days = ", ".join(str(d) for d in week.missing_days)
         out += [
@@ -98,16 +113,22 @@ def _executive(result: RetroResult) -> list[str]:
         ga = week.value(kpi, 0)
         final = week.value(kpi, week.last_day)
         change = "n/a" if not ga or final is None else _signed((final - ga) / ga * 100)
+        worst = _worst_day(week, kpi, spec.direction)
         rows.append(
             [
                 md_escape(spec.label),
                 "n/a" if ga is None else md_escape(format_value(ga, spec.unit, True)),
+                "—"
+                if worst is None
+                else f"{md_escape(format_value(worst[1], spec.unit, True))} (Day {worst[0]})",
                 "n/a" if final is None else md_escape(format_value(final, spec.unit, True)),
                 change,
                 "—" if spec.target is None else md_escape(format_value(spec.target, spec.unit)),
             ]
         )
-    out += _table(["KPI", "GA day", f"Day {week.last_day}", "Change", "Target"], rows)
+    out += _table(
+        ["KPI", "GA day", "Worst day", f"Day {week.last_day}", "Change GA to last", "Target"], rows
+    )
     return out
 
 

@@ -20,6 +20,7 @@ from tars_lib.retro.recommendations import (
 from tars_lib.retro.slo import BurnDown, analyze_slos
 from tars_lib.retro.status import OverallStatus, overall_status
 from tars_lib.retro.successes import analyze_successes
+from tars_lib.retro.timeline import story
 
 __all__ = ["RetroResult", "build_retrospective"]
 
@@ -61,6 +62,7 @@ def build_retrospective(week: ReleaseWeek, generated_at: datetime) -> RetroResul
         action_items=action_items(findings),
         incidents=week.incidents,
         explained_changes=explained_changes(week),
+        timeline=story(week),
     )
     return RetroResult(
         retrospective=retro,
