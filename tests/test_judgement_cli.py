@@ -39,7 +39,7 @@ def test_anomalies_then_retro(week: Path) -> None:
     assert data["parameters"] == {
         "z_threshold": 3.0,
         "ewma_alpha": 0.3,
-        "variance_alpha": 0.01,
+        "variance_alpha": 0.0003,
         "level_shift_hours": 4.0,
         "max_events_per_day": 20,
     }
