@@ -38,7 +38,14 @@ from tars_lib.core.models import (
     Window,
 )
 from tars_lib.core.week import load_day_summaries, load_release_week
-from tars_lib.core.workspace import GA_FILE, RetroInputs, day_file, health_beside, json_beside
+from tars_lib.core.workspace import (
+    GA_FILE,
+    RetroInputs,
+    Workspace,
+    day_file,
+    health_beside,
+    json_beside,
+)
 from tars_lib.judge.health import build_health_report
 from tars_lib.retro.markdown import render_markdown
 from tars_lib.retro.retrospective import RetroResult, build_retrospective
@@ -50,6 +57,7 @@ if TYPE_CHECKING:  # scipy.signal and scipy.stats take ~1.5 s to import: only wh
 
 __all__ = [
     "AnomalyRun",
+    "anomalies_from_workspace",
     "anomaly_window",
     "now_utc",
     "parse_timestamp",
@@ -205,6 +213,49 @@ def run_anomalies(
     if output_file is not None:
         write_artifact(Path(output_file), events)
     return AnomalyRun(events, matrix, output_file)
+
+
+def anomalies_from_workspace(
+    workspace: Workspace,
+    catalogue: Catalogue,
+    detector: AnomalyParameters,
+    last_day: int,
+    now: datetime,
+    output_file: Path | None = None,
+    changes: Sequence[Change] = (),
+) -> AnomalyEvents:
+    """Phase 3 again from the week's own 5-minute series (GA day and day summaries).
+
+    For investigating with other detector settings without a backend: the day
+    summaries keep every KPI's 5-minute series, so no request is made. A day
+    without a summary is a gap (NaN), as a backend outage would be.
+    """
+    from tars_lib.judge.anomaly import detect, matrix_from_windows
+
+    ga = workspace.ga()
+    days = workspace.days()
+    points = 86400 // STEP_SECONDS
+    series: dict[str, np.ndarray] = {}
+    for kpi in catalogue.kpis:
+        row = np.full(points * (last_day + 1), np.nan)
+        for day in range(last_day + 1):
+            entry = (
+                (ga if day == 0 else days[day]).kpis.get(kpi) if day == 0 or day in days else None
+            )
+            if entry is not None and entry.series_5m is not None:
+                values = np.array([np.nan if v is None else v for v in entry.series_5m])
+                row[day * points : day * points + len(values)] = values[:points]
+        series[kpi] = row
+    start = int(ga.ga_timestamp.timestamp())
+    grid = np.arange(
+        start + STEP_SECONDS, start + points * (last_day + 1) * STEP_SECONDS + 1, STEP_SECONDS
+    )
+    matrix = matrix_from_windows(list(catalogue.kpis), series, grid, points, STEP_SECONDS)
+    window = Window(start=ga.ga_timestamp + DAY, end=ga.ga_timestamp + (last_day + 1) * DAY)
+    events = detect(matrix, catalogue, window, detector, now, changes)
+    if output_file is not None:
+        write_artifact(Path(output_file), events)
+    return events
 
 
 def run_health(

@@ -446,6 +446,10 @@ class RegressionSummary(_Model):
     comparisons: list[KpiComparison]
     regressions: list[Regression]
     rollback_recommendation: RollbackVerdict
+    observed_days: list[int] = []
+    """The days judged (the last ``recent_days`` of the week), against every baseline."""
+    threshold: str = ""
+    """The rule a regression had to pass, e.g. "adverse change >= 30% with p < 0.01"."""
 
 
 # --------------------------------------------------------------------------- phase 6

@@ -169,6 +169,15 @@ class Workspace:
     def runs_dir(self) -> Path:
         return self.root / _RUNS
 
+    @property
+    def scratch_dir(self) -> Path:
+        """Where an investigation in a notebook writes, so the week's artifacts stay as made."""
+        return self.root / "scratch"
+
+    def scratch(self, artifact: Path) -> Path:
+        """The scratch copy's path of one of the week's artifacts."""
+        return self.scratch_dir / Path(artifact).name
+
     def run_dir(self, day: int) -> Path:
         return self.runs_dir / f"day_{day:02d}"
 
@@ -214,7 +223,10 @@ class Workspace:
 
 @dataclass(frozen=True)
 class SiteLayout:
-    """The rendered site: one page per phase notebook, an index and the PDF."""
+    """The rendered site: an index, a page per day and per day and phase, the latest
+    page of each phase, the PDF, figures, and downloads (the retrospective's Markdown
+    and JSON, the executed notebooks). ``MARKER`` marks a directory as a site that
+    ``tars report`` made, so a later render may replace it."""
 
     root: Path
 
@@ -223,6 +235,11 @@ class SiteLayout:
     DEFAULT_DIR = Path("_site")
     QUARTO_INDEX = "index.qmd"
     QUARTO_CONFIG = "_quarto.yml"
+    QUARTO_SOURCE = ".qmd"
+    MARKER = ".tars-site"
+    FIGURES = "figures"
+    DOWNLOADS = "downloads"
+    PDF_STYLE = "report-style.typ"
 
     @staticmethod
     def page_name(notebook: str) -> str:
@@ -230,6 +247,46 @@ class SiteLayout:
 
     def page(self, notebook: str) -> Path:
         return self.root / self.page_name(notebook)
+
+    @staticmethod
+    def day_page_name(day: int) -> str:
+        """``day_02.html``: what happened on the day, and links to its phases."""
+        return f"day_{day:02d}.html"
+
+    @staticmethod
+    def day_phase_page_name(day: int, notebook: str) -> str:
+        """``day_02_health.html``: the day's executed notebook of one phase."""
+        return f"day_{day:02d}_{notebook.split('_', 1)[-1]}.html"
+
+    @classmethod
+    def notebook_download(cls, day: int, notebook: str) -> str:
+        """Where (relative to the site) the day's executed notebook is offered for download."""
+        return f"{cls.DOWNLOADS}/day_{day:02d}/{notebook}.ipynb"
+
+    @classmethod
+    def retro_download(cls, name: str) -> str:
+        return f"{cls.DOWNLOADS}/{name}"
+
+    @classmethod
+    def pdf_source(cls) -> str:
+        """The PDF's Markdown source in a Quarto project (Quarto names the PDF after it)."""
+        return Path(cls.PDF_NAME).stem + cls.QUARTO_SOURCE
+
+    @classmethod
+    def source_of(cls, page: str) -> str:
+        """A generated page's Quarto source: ``day_02.html`` -> ``day_02.qmd``."""
+        return Path(page).stem + cls.QUARTO_SOURCE
+
+    @staticmethod
+    def notebook_source_of(page: str) -> str:
+        """A notebook page's Quarto source: ``day_02_health.html`` -> ``day_02_health.ipynb``."""
+        return Path(page).stem + ".ipynb"
+
+    @staticmethod
+    def page_of_source(source: str) -> str:
+        """The page Quarto renders from a source (``.qmd`` or ``.ipynb``); others are kept."""
+        path = Path(source)
+        return path.stem + ".html" if path.suffix in (".qmd", ".ipynb") else source
 
     @property
     def index(self) -> Path:

@@ -54,6 +54,7 @@ __all__ = [
 Array = npt.NDArray[np.float64]
 REGRESSION_PERCENT = 30.0
 ALPHA = 0.01
+THRESHOLD = f"adverse change >= {REGRESSION_PERCENT:g}% with p < {ALPHA:g}"
 MIN_SAMPLES = 12
 """Fewer 5-minute samples than an hour's worth on either side: insufficient data."""
 MIN_BAD_EVENTS = 10
@@ -258,6 +259,8 @@ def analyze_regressions(
         comparisons=comparisons,
         regressions=regressions,
         rollback_recommendation=_verdict(catalogue, comparisons, regressions, recent),
+        observed_days=list(recent),
+        threshold=THRESHOLD,
     )
 
 
@@ -327,7 +330,7 @@ def _verdict(
                 baseline_value=best.baseline_value,
                 effect_size=best.effect_size,
                 p_value=best.p_value,
-                threshold=f"adverse change >= {REGRESSION_PERCENT:g}% with p < {ALPHA:g}",
+                threshold=THRESHOLD,
                 text=(
                     f"{reg.kpi} {change} on {days} vs {best.baseline} "
                     f"({_num(best.observed_value)} vs {_num(best.baseline_value)}{p_text}); "

@@ -90,6 +90,7 @@ class NotebookParameters:
             "max_events_per_day": self.detector.max_events_per_day,
             "changes": str(Path(self.changes).resolve()) if self.changes else "",
             "collect": True,
+            "publish": True,
         }
 
 
