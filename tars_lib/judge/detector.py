@@ -168,6 +168,37 @@ def reference_warmup_stats(values: Array, warmup: int, alpha: float) -> tuple[Ar
     return floor, var0
 
 
+IntMatrix = npt.NDArray[np.int64]
+
+
+@numba.njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
+def _close(
+    i: int,
+    k: int,
+    day: int,
+    day_count: int,
+    where: tuple[int, int, int, int],
+    values: tuple[float, float, float],
+    limits: tuple[int, int, int, int],
+    events: tuple[IntMatrix, IntMatrix, IntMatrix, IntMatrix, Array, Array, Array],
+    suppressed: npt.NDArray[np.int64],
+) -> tuple[int, int, int]:
+    """Record a closed event in slot ``k`` of row ``i``, or count it over its day's cap."""
+    first, last, peak, kind = where
+    warmup, day_points, max_per_day, capacity = limits
+    ev_first, ev_last, ev_peak, ev_kind, ev_peak_z, ev_base, ev_level = events
+    event_day = (first - warmup) // day_points
+    if event_day != day:
+        day, day_count = event_day, 0
+    if day_count < max_per_day and k < capacity:
+        ev_first[i, k], ev_last[i, k], ev_peak[i, k], ev_kind[i, k] = first, last, peak, kind
+        ev_peak_z[i, k], ev_base[i, k], ev_level[i, k] = values
+        k += 1
+    else:
+        suppressed[i] += 1
+    return k, day, day_count + 1
+
+
 @numba.njit(parallel=True, cache=True, nogil=True)  # type: ignore[untyped-decorator]
 def _kernel(  # one pass, one place: the state machine reads top down
     values: Array,
@@ -182,13 +213,7 @@ def _kernel(  # one pass, one place: the state machine reads top down
     max_per_day: int,
     capacity: int,
     out_z: Array,
-    ev_first: npt.NDArray[np.int64],
-    ev_last: npt.NDArray[np.int64],
-    ev_peak: npt.NDArray[np.int64],
-    ev_peak_z: Array,
-    ev_base: Array,
-    ev_level: Array,
-    ev_kind: npt.NDArray[np.int64],
+    events: tuple[IntMatrix, IntMatrix, IntMatrix, IntMatrix, Array, Array, Array],
     ev_count: npt.NDArray[np.int64],
     suppressed: npt.NDArray[np.int64],
 ) -> None:
@@ -274,24 +299,11 @@ def _kernel(  # one pass, one place: the state machine reads top down
                     continue
                 else:
                     kind = KIND_SPIKE
-                # the event closes: record it (or count it over the day's cap)
                 open_ = False
-                d_first = (first - warmup) // day_points
-                if d_first != day:
-                    day = d_first
-                    day_count = 0
-                if day_count < max_per_day and k < capacity:
-                    ev_first[i, k] = first
-                    ev_last[i, k] = last
-                    ev_peak[i, k] = peak
-                    ev_peak_z[i, k] = peak_z
-                    ev_base[i, k] = base
-                    ev_level[i, k] = level
-                    ev_kind[i, k] = kind
-                    k += 1
-                else:
-                    suppressed[i] += 1
-                day_count += 1
+                k, day, day_count = _close(
+                    i, k, day, day_count, (first, last, peak, kind), (peak_z, base, level),
+                    (warmup, day_points, max_per_day, capacity), events, suppressed,
+                )  # fmt: skip
                 if kind == KIND_LEVEL_SHIFT:
                     continue
             if abs(z) > threshold:
@@ -309,20 +321,10 @@ def _kernel(  # one pass, one place: the state machine reads top down
                 continue
             m += alpha * (x - m)
         if open_:  # still open at the end of the data: recorded as it stands
-            d_first = (first - warmup) // day_points
-            if d_first != day:
-                day_count = 0
-            if day_count < max_per_day and k < capacity:
-                ev_first[i, k] = first
-                ev_last[i, k] = last
-                ev_peak[i, k] = peak
-                ev_peak_z[i, k] = peak_z
-                ev_base[i, k] = base
-                ev_level[i, k] = level
-                ev_kind[i, k] = KIND_SPIKE
-                k += 1
-            else:
-                suppressed[i] += 1
+            k, day, day_count = _close(
+                i, k, day, day_count, (first, last, peak, KIND_SPIKE), (peak_z, base, level),
+                (warmup, day_points, max_per_day, capacity), events, suppressed,
+            )  # fmt: skip
         ev_count[i] = k
 
 
@@ -354,13 +356,7 @@ def detect_matrix(
         config.max_per_day,
         capacity,
         out_z,
-        first,
-        last,
-        peak,
-        peak_z,
-        base,
-        level,
-        kind,
+        (first, last, peak, kind, peak_z, base, level),
         count,
         suppressed,
     )
