@@ -8,19 +8,27 @@ but plots the wrong numbers fails.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
+from matplotlib import dates as mdates
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_rgba
 from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
+from matplotlib.text import Text
 
 from tars_lib.core.catalogue import Catalogue
-from tars_lib.core.models import CostBreakdown, HealthReport
+from tars_lib.core.models import CostBreakdown, HealthReport, Incident, IncidentKpi, KpiValue
 from tars_lib.core.week import ReleaseWeek, load_release_week
 from tars_lib.core.workspace import RetroInputs
 from tars_lib.judge.health import build_health_report
@@ -29,7 +37,7 @@ from tars_lib.retro.cost import analyze_cost
 from tars_lib.retro.drift import analyze_drifts
 from tars_lib.retro.slo import analyze_slos
 
-from .conftest import GA, WeekBuilder, event, slo_day
+from .conftest import DAY, GA, WeekBuilder, event, slo_day
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -247,13 +255,13 @@ class TestDrift:
         assert "%" in ax.get_xlabel() and "GA" in ax.get_xlabel()
 
     def test_band_lines_and_legend(self, make_week: WeekBuilder):
-        ax = only_axes(charts.drift_chart(make_week(flat())))
+        fig = charts.drift_chart(make_week(flat()))
+        ax = only_axes(fig)
         positions = sorted(
             float(ln.get_xdata()[0]) for ln in ax.lines if str(ln.get_gid()).startswith("band-")
         )
         assert positions == [-30.0, -15.0, -10.0, 10.0, 15.0, 30.0]
-        legend = ax.get_legend()
-        assert legend is not None
+        legend = ax.get_legend() or fig.legends[0]  # below the chart, for the whole figure
         text = " ".join(t.get_text() for t in legend.get_texts())
         assert "±10%" in text and "±15%: investigate" in text and "±30%: regression" in text
 
@@ -372,6 +380,345 @@ class TestHealth:
         fig = charts.health_chart({})
         assert fig.get_label() == "health-score"
         assert any("No daily health report" in t.get_text() for t in fig.axes[0].texts)
+
+
+# --------------------------------------------------------------------------- incidents
+
+
+def make_incident(
+    ident: str,
+    start: datetime,
+    end: datetime,
+    kpis: list[tuple[str, float, float]],
+    *,
+    title: str = "Latency spike: P99 latency 900 ms against 300 ms expected",
+    burned: dict[str, float] | None = None,
+) -> Incident:
+    """An incident; ``kpis`` are (kpi, peak, expected)."""
+    fields: dict[str, object] = {
+        "id": ident,
+        "start": start,
+        "end": end,
+        "title": f"{title}, {start:%H:%M}-{end:%H:%M} UTC",
+        "severity": "critical",
+        "kpis": [
+            IncidentKpi(kpi=k, label=k, unit="ms", peak=p, expected=e, peak_z=9.0)
+            for k, p, e in kpis
+        ],
+        "budget_burned": burned or {},
+    }
+    if "headline" in Incident.model_fields:  # the one-line title without the time
+        fields["headline"] = title
+    return Incident.model_validate(fields)
+
+
+def with_incidents(week: ReleaseWeek, incidents: list[Incident]) -> ReleaseWeek:
+    assert week.anomalies is not None
+    anomalies = week.anomalies.model_copy(update={"incidents": incidents})
+    return dataclasses.replace(week, anomalies=anomalies)
+
+
+def with_series(week: ReleaseWeek, kpi: str, series: dict[int, list[float | None]]) -> ReleaseWeek:
+    """The week with ``kpi``'s 5-minute series set on the given days (0 = GA day)."""
+    days = dict(week.days)
+    ga = week.ga
+    for day, values in series.items():
+        summary = ga if day == 0 else days[day]
+        entry = summary.kpis[kpi]
+        kpis = {**summary.kpis, kpi: KpiValue(value=entry.value, unit=entry.unit, series_5m=values)}
+        if day == 0:
+            ga = ga.model_copy(update={"kpis": kpis})
+        else:
+            days[day] = days[day].model_copy(update={"kpis": kpis})
+    return dataclasses.replace(week, ga=ga, days=days)
+
+
+def patch(ax: Axes, gid: str) -> Rectangle:
+    found = [p for p in ax.patches if p.get_gid() == gid]
+    assert len(found) == 1, [p.get_gid() for p in ax.patches]
+    assert isinstance(found[0], Rectangle)
+    return found[0]
+
+
+def x_extent(rect: Rectangle) -> tuple[float, float]:
+    return rect.get_x(), rect.get_x() + rect.get_width()
+
+
+STEP = timedelta(minutes=5)
+
+
+class TestIncidentChart:
+    """The intraday chart: 5-minute points from the day summaries around the incident."""
+
+    START = GA + 2 * DAY + timedelta(hours=10)
+    END = START + timedelta(hours=2)
+
+    def week(self, make_week: WeekBuilder) -> ReleaseWeek:
+        # day 2 at 300 ms, 900 ms while the incident lasts, one point missing (None)
+        day2: list[float | None] = []
+        for i in range(288):
+            moment = GA + 2 * DAY + STEP * (i + 1)
+            day2.append(900.0 + i % 3 if self.START < moment <= self.END else 300.0 + i % 5)
+        day2[100] = None
+        week = make_week(flat(), events=[event("p99_latency_ms", 2, 9.0)])
+        week = with_series(week, "p99_latency_ms", {2: day2})
+        incident = make_incident("inc-2", self.START, self.END, [("p99_latency_ms", 902.0, 300.0)])
+        return with_incidents(week, [incident])
+
+    def test_series_are_the_day_summary_points_around_the_incident(self, make_week: WeekBuilder):
+        week = self.week(make_week)
+        fig = charts.incident_chart(week, week.incidents[0], margin_hours=3.0)
+        ax = only_axes(fig)
+        assert fig.get_label() == "incident:inc-2"
+        series = week.days[2].kpis["p99_latency_ms"].series_5m
+        assert series is not None
+        lo, hi = self.START - timedelta(hours=3), self.END + timedelta(hours=3)
+        expected = [
+            (GA + 2 * DAY + STEP * (i + 1), math.nan if v is None else v)
+            for i, v in enumerate(series)
+            if lo <= GA + 2 * DAY + STEP * (i + 1) <= hi
+        ]
+        assert len(expected) == 8 * 12 + 1  # 8 hours of 5-minute points, both ends included
+        shown = line(ax, "series")
+        assert list(shown.get_xdata()) == [t for t, _ in expected]
+        np.testing.assert_allclose(
+            np.asarray(shown.get_ydata(), dtype=float), [v for _, v in expected], equal_nan=True
+        )
+        first = round((lo - (GA + 2 * DAY)) / STEP) - 1  # point i ends at (i + 1) steps
+        assert math.isnan(np.asarray(shown.get_ydata(), dtype=float)[100 - first])
+
+    def test_baseline_span_and_peak(self, make_week: WeekBuilder):
+        week = self.week(make_week)
+        ax = only_axes(charts.incident_chart(week, week.incidents[0]))
+        assert set(ydata(ax, "expected")) == {300.0}
+        assert line(ax, "expected").get_linestyle() == "--"
+        left, right = x_extent(patch(ax, "incident-span"))
+        assert left == pytest.approx(mdates.date2num(self.START))
+        assert right == pytest.approx(mdates.date2num(self.END))
+        assert patch(ax, "incident-span").get_hatch()  # visible in grey too
+        peak = line(ax, "peak")
+        assert list(peak.get_ydata()) == [902.0]  # 900 + i % 3, largest deviation
+        assert "UTC" in ax.get_xlabel() and "2025-11-20" in ax.get_xlabel()
+        assert ax.xaxis.get_major_formatter()(mdates.date2num(self.START)) == "10:00"
+        assert "Day 2, 10:00-12:00 UTC: Latency spike" in ax.figure.get_suptitle()
+
+    def test_one_panel_per_kpi_and_a_gap_for_a_missing_day(self, make_week: WeekBuilder):
+        start = GA + 4 * DAY + timedelta(hours=23)  # 23:00 on day 4 to 01:00 on day 5
+        end = start + timedelta(hours=2)
+        week = make_week(flat(), events=[], days=[1, 2, 3, 4, 6, 7])  # day 5 missing
+        week = with_series(week, "p99_latency_ms", {4: [300.0] * 288})
+        week = with_series(week, "error_rate", {4: [0.05] * 288})
+        incident = make_incident(
+            "inc-4",
+            start,
+            end,
+            [("p99_latency_ms", 900.0, 300.0), ("error_rate", 2.0, 0.05)],
+        )
+        fig = charts.incident_chart(with_incidents(week, [incident]), incident)
+        top, bottom = fig.axes
+        assert top.get_label() == "incident-kpi:p99_latency_ms"
+        assert bottom.get_label() == "incident-kpi:error_rate"
+        y = np.asarray(line(top, "series").get_ydata(), dtype=float)
+        x = list(line(top, "series").get_xdata())
+        assert x[0] == start - timedelta(hours=3)
+        assert x[-2] == GA + 5 * DAY  # the last point of day 4 ends at midnight
+        assert math.isnan(y[-1])  # then a gap: day 5 was never collected
+        assert set(ydata(bottom, "expected")) == {0.05}
+
+
+class TestIncidentsMarked:
+    def test_burn_down_shades_incidents_that_spent_the_slo(self, make_week: WeekBuilder):
+        slos = {
+            "availability": [slo_day("availability", 0.0005)] * 8,
+            "p99_latency": [slo_day("p99_latency_ms", 0.001, target=99.0)] * 8,
+        }
+        week = make_week(flat(), slos=slos)
+        spike = make_incident(
+            "inc-p99",
+            GA + 2 * DAY + timedelta(hours=14),
+            GA + 2 * DAY + timedelta(hours=16),
+            [("p99_latency_ms", 900.0, 300.0)],
+            burned={week.catalogue.slo_name("p99_latency"): 34.7},
+        )
+        burns = {b.key: b for b in analyze_slos(week)}
+        fig = charts.burn_down_grid(list(burns.values()), ga_timestamp=GA, incidents=[spike])
+        by_key = {ax.get_label(): ax for ax in fig.axes}
+        p99 = by_key["slo-burn-down:p99_latency"]
+        assert x_extent(patch(p99, "incident:inc-p99")) == pytest.approx((2 - 0.42, 2 + 0.42))
+        labels = [t.get_text() for t in p99.texts if t.get_gid() == "incident-label:inc-p99"]
+        assert labels == ["Latency spike"]
+        assert not [p for p in by_key["slo-burn-down:availability"].patches if p.get_gid()]
+        single = only_axes(
+            charts.burn_down_chart(burns["p99_latency"], ga_timestamp=GA, incidents=[spike])
+        )
+        assert patch(single, "incident:inc-p99")
+        legend = single.get_legend()
+        assert legend is not None and "Incident (day shaded)" in [
+            t.get_text() for t in legend.get_texts()
+        ]
+        with pytest.raises(ValueError, match="ga_timestamp"):
+            charts.burn_down_chart(burns["p99_latency"], incidents=[spike])
+
+    def test_trend_marks_the_weeks_incidents_of_its_kpi(self, make_week: WeekBuilder):
+        week = make_week(flat(), events=[])
+        across = make_incident(  # 22:00 on day 3 to 02:00 on day 4: both days shaded
+            "inc-x",
+            GA + 3 * DAY + timedelta(hours=22),
+            GA + 4 * DAY + timedelta(hours=2),
+            [("error_rate", 2.0, 0.05)],
+            title="Error burst: Error rate 2% against 0.05% expected",
+        )
+        week = with_incidents(week, [across])
+        ax = only_axes(charts.kpi_trend_chart(week, "error_rate"))
+        assert x_extent(patch(ax, "incident:inc-x")) == pytest.approx((3 - 0.42, 4 + 0.42))
+        assert [t.get_text() for t in ax.texts] == ["Error burst"]
+        other = only_axes(charts.kpi_trend_chart(week, "p99_latency_ms"))
+        assert not [p for p in other.patches if str(p.get_gid()).startswith("incident:")]
+        none = only_axes(charts.kpi_trend_chart(week, "error_rate", incidents=()))
+        assert not [p for p in none.patches if str(p.get_gid()).startswith("incident:")]
+
+    def test_incident_label_is_the_title_up_to_the_colon(self):
+        spike = make_incident("inc", GA, GA + timedelta(hours=1), [("p99_latency_ms", 1, 0)])
+        assert charts.incident_label(spike) == "Latency spike"
+
+
+# --------------------------------------------------------------------------- heat map
+
+
+def _heat_map_type() -> type:
+    """The retro module's HeatMap, or a stand-in with the same fields if it is not there."""
+    try:
+        from tars_lib.retro.timeline import HeatMap
+
+        return HeatMap
+    except ImportError:  # pragma: no cover - until tars_lib.retro.timeline lands
+
+        @dataclasses.dataclass(frozen=True)
+        class StandIn:
+            kpis: list[str]
+            labels: list[str]
+            days: list[int]
+            status: list[list[str]]
+            health: dict[int, float]
+
+        return StandIn
+
+
+class TestHeatMap:
+    STATUS: ClassVar[list[list[str]]] = [
+        ["ok", "ok", "incident", "ok", "breach", "ok", "ok", "ok"],
+        ["no_data", "ok", "ok", "explained", "drift", "drift", "drift", "ok"],
+    ]
+
+    def heat(self) -> object:
+        return _heat_map_type()(
+            kpis=["p99_latency_ms", "daily_cost_usd"],
+            labels=["P99 latency", "Daily cost"],
+            days=list(range(8)),
+            status=self.STATUS,
+            health={1: 95.0, 2: 29.9, 4: 49.6, 7: 86.0},
+        )
+
+    def test_every_cell_drawn_with_its_status_style(self):
+        fig = charts.heat_map_chart(self.heat(), ga_timestamp=GA)  # type: ignore[arg-type]
+        ax = only_axes(fig)
+        assert fig.get_label() == "heat-map"
+        for kpi, row in zip(["p99_latency_ms", "daily_cost_usd"], self.STATUS, strict=True):
+            for day, status in enumerate(row):
+                cell = patch(ax, f"cell:{kpi}:{day}")
+                fill, hatch, _ = charts.HEAT_STATUSES[status]
+                assert cell.get_label() == status
+                assert cell.get_facecolor() == pytest.approx(to_rgba(fill))
+                assert (cell.get_hatch() or "") == hatch
+        hatches = {charts.HEAT_STATUSES[s][1] for s in ("incident", "breach", "drift", "explained")}
+        assert len(hatches) == 4  # the adverse statuses differ without colour
+
+    def test_health_row_and_labels(self):
+        fig = charts.heat_map_chart(self.heat(), ga_timestamp=GA)  # type: ignore[arg-type]
+        ax = only_axes(fig)
+        texts = {t.get_gid(): t.get_text() for t in ax.texts}
+        assert texts["health-text:2"] == "30" and texts["health-text:7"] == "86"
+        assert texts["health-text:0"] == "–" and texts["health-text:3"] == "–"
+        assert [t.get_text() for t in ax.get_yticklabels()] == [
+            "Health score",
+            "P99 latency",
+            "Daily cost",
+        ]
+        assert [t.get_text() for t in ax.get_xticklabels()][2] == "Day 2\n11-20"
+        legend = fig.legends[0]
+        shown = [t.get_text() for t in legend.get_texts()]
+        assert shown[0] == "Incident" and "OK" in shown and "No data" in shown
+        assert len(shown) == 6
+
+    def test_legend_lists_only_statuses_used(self):
+        heat = _heat_map_type()(
+            kpis=["a"], labels=["A"], days=[0, 1], status=[["ok", "drift"]], health={}
+        )
+        fig = charts.heat_map_chart(heat)  # type: ignore[arg-type]
+        assert [t.get_text() for t in fig.legends[0].get_texts()] == [
+            charts.HEAT_STATUSES["drift"][2],
+            "OK",
+        ]
+
+
+# --------------------------------------------------------------------------- print size
+
+
+def all_charts(week: ReleaseWeek) -> dict[str, Figure]:
+    burns = analyze_slos(week)
+    reports = {
+        d: build_health_report(s, week.anomalies, week.catalogue, GA) for d, s in week.days.items()
+    }
+    spike = make_incident(
+        "inc-1",
+        GA + 2 * DAY + timedelta(hours=14),
+        GA + 2 * DAY + timedelta(hours=16, minutes=30),
+        [("p99_latency_ms", 950.0, 400.0), ("p95_latency_ms", 490.0, 220.0)],
+        burned={burns[0].json.slo_name: 10.0},
+    )
+    week = with_incidents(week, [spike])
+    heat = _heat_map_type()(
+        kpis=list(week.catalogue.kpis),
+        labels=[s.label for s in week.catalogue.kpis.values()],
+        days=list(range(8)),
+        status=[["ok", "drift", "incident", "breach", "explained", "no_data", "ok", "ok"]]
+        * len(week.catalogue.kpis),
+        health={d: r.health_score for d, r in reports.items()},
+    )
+    return {
+        "burn": charts.burn_down_chart(burns[0], ga_timestamp=GA, incidents=[spike]),
+        "grid": charts.burn_down_grid(burns, ga_timestamp=GA, incidents=[spike]),
+        "trend": charts.kpi_trend_chart(week, "p99_latency_ms"),
+        "drift": charts.drift_chart(week),
+        "cost": charts.cost_chart(week, analyze_cost(week)),
+        "health": charts.health_chart(reports, ga_timestamp=GA),
+        "heat": charts.heat_map_chart(heat, ga_timestamp=GA),  # type: ignore[arg-type]
+        "incident": charts.incident_chart(week, spike),
+    }
+
+
+def test_every_chart_prints_at_8_pt_or_more(test_week: ReleaseWeek) -> None:
+    """At most the PDF's text width wide (placed at scale 1), so point sizes are print
+    sizes; and no text runs off the figure."""
+    for name, fig in all_charts(test_week).items():
+        assert fig.get_size_inches()[0] <= charts.PRINT_WIDTH, name
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()  # tick labels exist once drawn
+        texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+        small = [(t.get_text(), t.get_fontsize()) for t in texts]
+        assert [s for s in small if s[1] < charts.MIN_FONT_PT] == [], name
+        box = fig.bbox
+        renderer = canvas.get_renderer()
+        drawn = [ax.get_tightbbox(renderer) for ax in fig.axes]  # ticks, labels, titles, texts
+        drawn += [legend.get_window_extent(renderer) for legend in fig.legends]
+        drawn += [fig.get_suptitle() and fig._suptitle.get_window_extent(renderer)]  # type: ignore[union-attr]
+        outside = [
+            e
+            for e in drawn
+            if e
+            and (e.x0 < box.x0 - 1 or e.x1 > box.x1 + 1 or e.y0 < box.y0 - 1 or e.y1 > box.y1 + 1)
+        ]
+        assert outside == [], name
 
 
 # --------------------------------------------------------------------------- save_png

@@ -1,4 +1,4 @@
-"""Charts of the release week for the notebooks and the HTML report.
+"""Charts of the release week for the notebooks, the HTML report and the PDF.
 
 Every chart is a pure function of analyzer results returning a
 ``matplotlib.figure.Figure`` made directly (not through pyplot), so nothing
@@ -7,6 +7,10 @@ threads. The report is printed and forwarded, so every chart must survive
 grayscale: series differ by line style, marker or hatch as well as colour.
 Missing days are NaN gaps, never zeros: a chart must not invent a value the
 monitor did not record.
+
+Charts are drawn at print size: no figure is wider than ``PRINT_WIDTH`` (the
+PDF's text width), so the PDF places them at scale 1 and every text prints at
+its own size, never below ``MIN_FONT_PT``.
 
 Each figure carries a stable identifier in ``fig.get_label()`` (for example
 ``"slo-burn-down:availability"``) so tests and the report can find it; the
@@ -19,28 +23,38 @@ import math
 import os
 import secrets
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+from matplotlib import dates as mdates
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter
+from matplotlib.transforms import blended_transform_factory
 
-from tars_lib.core.formatting import format_value
-from tars_lib.core.models import WEEK_DAYS, CostAnalysis, HealthReport
+from tars_lib.core.formatting import format_value, short_value
+from tars_lib.core.models import WEEK_DAYS, CostAnalysis, HealthReport, Incident
 from tars_lib.core.policy import DRIFT_BAND, INVESTIGATE_ABOVE
 from tars_lib.core.week import ReleaseWeek
 from tars_lib.retro.cost import COST_KPI
 from tars_lib.retro.drift import drift_percent
 from tars_lib.retro.slo import BurnDown
 
+if TYPE_CHECKING:
+    from tars_lib.retro.timeline import HeatMap
+
 __all__ = [
     "ADVERSE_SEVERITIES",
     "DRIFT_LINES",
+    "HEAT_STATUSES",
+    "MIN_FONT_PT",
+    "PRINT_WIDTH",
+    "SERIES_STEP",
     "anomaly_days",
     "burn_down_chart",
     "burn_down_grid",
@@ -49,6 +63,10 @@ __all__ = [
     "drift_chart",
     "drift_values",
     "health_chart",
+    "heat_map_chart",
+    "incident_chart",
+    "incident_label",
+    "incident_series",
     "kpi_trend_chart",
     "save_png",
 ]
@@ -58,6 +76,15 @@ ADVERSE_SEVERITIES = ("high", "critical")
 
 DRIFT_LINES = (DRIFT_BAND[0], INVESTIGATE_ABOVE, DRIFT_BAND[1])
 """|drift| thresholds drawn on the drift chart: drift, investigate, regression territory."""
+
+PRINT_WIDTH = 6.5
+"""Inches: the PDF's text width. No chart is wider, so none is shrunk when printed."""
+
+MIN_FONT_PT = 8.0
+"""The smallest text on any chart, in points at print size."""
+
+SERIES_STEP = timedelta(minutes=5)
+"""A day summary's ``series_5m[i]`` is the 5 minutes ending at window start + (i + 1) steps."""
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies; every
 # series also gets its own line style, marker or hatch for grayscale prints.
@@ -69,11 +96,14 @@ _PURPLE = "#CC79A7"
 _SKY = "#56B4E9"
 _GREY = "#555555"
 _LIGHT = "#BBBBBB"
+_INCIDENT_FILL = "#E4E4E4"
 
 _WEEK = list(range(WEEK_DAYS + 1))
 _DAYS = np.arange(0, WEEK_DAYS + 1)
 _DAY_AXIS = "Release-week day (UTC date; GA day = day 0)"
 _DAY_AXIS_NO_DATE = "Release-week day (GA day = day 0)"
+_FONT = MIN_FONT_PT
+"""Legends, annotations and compact tick labels use the smallest allowed size."""
 
 
 # --------------------------------------------------------------------------- shared helpers
@@ -86,14 +116,23 @@ def day_tick_labels(days: Sequence[int], ga_timestamp: datetime | None) -> list[
     return [f"Day {d}\n{ga_timestamp + timedelta(days=d):%m-%d}" for d in days]
 
 
-def _day_axis(ax: Axes, days: Sequence[int], ga_timestamp: datetime | None) -> None:
-    ax.set_xticks(list(days), day_tick_labels(days, ga_timestamp))
+def _day_axis(
+    ax: Axes, days: Sequence[int], ga_timestamp: datetime | None, *, compact: bool = False
+) -> None:
+    """Days on the x axis; ``compact`` (narrow panels): the number alone, the date in the label."""
+    if compact:
+        ax.set_xticks(list(days), [str(d) for d in days], fontsize=_FONT)
+        ax.set_xlim(days[0] - 0.5, days[-1] + 0.5)
+        start = "" if ga_timestamp is None else f" (0 = GA day, {ga_timestamp:%m-%d} UTC)"
+        ax.set_xlabel(f"Release-week day{start}", fontsize=_FONT)
+        return
+    ax.set_xticks(list(days), day_tick_labels(days, ga_timestamp), fontsize=_FONT + 0.5)
     ax.set_xlim(days[0] - 0.5, days[-1] + 0.5)
     ax.set_xlabel(_DAY_AXIS if ga_timestamp is not None else _DAY_AXIS_NO_DATE)
 
 
 def _new_figure(width: float, height: float, label: str) -> Figure:
-    fig = Figure(figsize=(width, height), layout="constrained")
+    fig = Figure(figsize=(min(width, PRINT_WIDTH), height), layout="constrained")
     fig.set_label(label)
     return fig
 
@@ -117,6 +156,76 @@ def _no_data(fig: Figure, text: str) -> Figure:
     return fig
 
 
+# --------------------------------------------------------------------------- incidents
+
+
+def incident_label(incident: Incident) -> str:
+    """The incident's short name for a chart: its title up to the first colon."""
+    short = incident.title.split(":", 1)[0].strip()
+    return short or incident.id
+
+
+def _day_number(moment: datetime, ga_timestamp: datetime) -> int:
+    return math.floor((moment - ga_timestamp) / timedelta(days=1))
+
+
+def _incident_days(incident: Incident, ga_timestamp: datetime) -> tuple[int, int] | None:
+    """First and last release-week day the incident touches (its end is exclusive)."""
+    first = _day_number(incident.start, ga_timestamp)
+    last = _day_number(incident.end - timedelta(microseconds=1), ga_timestamp)
+    if last < 0 or first > WEEK_DAYS:
+        return None
+    return max(first, 0), min(max(last, first), WEEK_DAYS)
+
+
+def _mark_incidents(
+    ax: Axes, incidents: Sequence[Incident], ga_timestamp: datetime | None
+) -> list[Incident]:
+    """Shade each incident's day(s) and name it; returns the incidents drawn."""
+    if not incidents:
+        return []
+    if ga_timestamp is None:
+        raise ValueError("marking incidents on a day axis needs ga_timestamp")
+    drawn: list[Incident] = []
+    text_at = blended_transform_factory(ax.transData, ax.transAxes)
+    for incident in incidents:
+        days = _incident_days(incident, ga_timestamp)
+        if days is None:
+            continue
+        first, last = days
+        ax.axvspan(
+            first - 0.42,
+            last + 0.42,
+            facecolor=_INCIDENT_FILL,
+            edgecolor=_GREY,
+            hatchcolor=_LIGHT,
+            hatch="\\\\",
+            linewidth=0.0,
+            zorder=0,
+            gid=f"incident:{incident.id}",
+        )
+        ax.text(
+            first - 0.36,
+            0.97,
+            incident_label(incident),
+            transform=text_at,
+            rotation=90,
+            ha="left",
+            va="top",
+            fontsize=_FONT,
+            color="black",
+            gid=f"incident-label:{incident.id}",
+        )
+        drawn.append(incident)
+    return drawn
+
+
+def _incident_handle() -> Patch:
+    return Patch(
+        facecolor=_INCIDENT_FILL, edgecolor=_LIGHT, hatch="\\\\", label="Incident (day shaded)"
+    )
+
+
 # --------------------------------------------------------------------------- SLO burn-down
 
 
@@ -133,7 +242,23 @@ def _burn_values(burn: BurnDown) -> np.ndarray:
     return values
 
 
-def _draw_burn_down(ax: Axes, burn: BurnDown, ga_timestamp: datetime | None) -> None:
+def _slo_incidents(burn: BurnDown, incidents: Sequence[Incident]) -> list[Incident]:
+    """The incidents that spent this SLO's budget or moved its KPI."""
+    return [
+        i
+        for i in incidents
+        if burn.json.slo_name in i.budget_burned or any(k.kpi == burn.kpi for k in i.kpis)
+    ]
+
+
+def _draw_burn_down(
+    ax: Axes,
+    burn: BurnDown,
+    ga_timestamp: datetime | None,
+    incidents: Sequence[Incident] = (),
+    *,
+    compact: bool = False,
+) -> list[Incident]:
     consumed = _burn_values(burn)
     pace = 100.0 * _DAYS / burn.period_days
     ax.plot(
@@ -162,49 +287,93 @@ def _draw_burn_down(ax: Axes, burn: BurnDown, ga_timestamp: datetime | None) -> 
         label="Budget exhausted (100%)",
         gid="exhausted",
     )
+    drawn = _mark_incidents(ax, _slo_incidents(burn, incidents), ga_timestamp)
     top = max(105.0, float(np.nanmax(consumed, initial=0.0)) * 1.1)
     ax.set_ylim(0.0, top)
-    _day_axis(ax, _WEEK, ga_timestamp)
-    ax.set_ylabel(f"Error budget consumed (% of {burn.period_days}-day budget)")
+    _day_axis(ax, _WEEK, ga_timestamp, compact=compact)
     missing = [e.day for e in burn.json.compliance_by_day if e.day > 0 and e.value is None]
     missing_text = f"; no data day {', '.join(map(str, missing))}" if missing else ""
-    ax.set_title(
-        f"{burn.json.slo_name} (target {burn.json.target:g}%): {burn.status}, "
-        f"{burn.json.budget_consumed_percent:g}% of budget used{missing_text}",
-        fontsize=10,
-    )
+    if compact:
+        ax.set_ylabel(f"Budget used (% of {burn.period_days} days)", fontsize=_FONT)
+        ax.tick_params(axis="y", labelsize=_FONT)
+        ax.set_title(
+            f"{burn.json.slo_name} (target {burn.json.target:g}%)\n{burn.status}: "
+            f"{burn.json.budget_consumed_percent:g}% used{missing_text}",
+            fontsize=9,
+        )
+    else:
+        ax.set_ylabel(f"Error budget consumed (% of {burn.period_days}-day budget)")
+        ax.set_title(
+            f"{burn.json.slo_name} (target {burn.json.target:g}%): {burn.status}, "
+            f"{burn.json.budget_consumed_percent:g}% of budget used{missing_text}",
+            fontsize=10,
+        )
+        handles, _ = ax.get_legend_handles_labels()
+        if drawn:
+            handles.append(_incident_handle())
+        ax.legend(handles=handles, loc="upper left", fontsize=_FONT)
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8)
     ax.set_label(f"slo-burn-down:{burn.key}")
+    return drawn
 
 
-def burn_down_chart(burn: BurnDown, *, ga_timestamp: datetime | None = None) -> Figure:
+def burn_down_chart(
+    burn: BurnDown,
+    *,
+    ga_timestamp: datetime | None = None,
+    incidents: Sequence[Incident] = (),
+) -> Figure:
     """One SLO's cumulative error-budget use against the linear pace and exhaustion.
 
     Above the pace line the budget runs out before the period ends; the gap to
     the 100% line is what is left. Pass ``ga_timestamp`` for UTC dates on the
-    day axis.
+    day axis, and ``incidents`` (with ``ga_timestamp``) to shade the days of the
+    incidents that spent this SLO's budget.
     """
-    fig = _new_figure(7.0, 4.2, f"slo-burn-down:{burn.key}")
-    _draw_burn_down(fig.add_subplot(), burn, ga_timestamp)
+    fig = _new_figure(PRINT_WIDTH, 3.6, f"slo-burn-down:{burn.key}")
+    _draw_burn_down(fig.add_subplot(), burn, ga_timestamp, incidents)
     return fig
 
 
-def burn_down_grid(burns: Sequence[BurnDown], *, ga_timestamp: datetime | None = None) -> Figure:
-    """Every SLO's burn-down in one figure, two per row, for the report's SLO section."""
+def burn_down_grid(
+    burns: Sequence[BurnDown],
+    *,
+    ga_timestamp: datetime | None = None,
+    incidents: Sequence[Incident] = (),
+) -> Figure:
+    """Every SLO's burn-down in one figure, two per row, for the report's SLO section.
+
+    One legend serves all panels (in the free panel when there is one);
+    ``incidents`` are shaded on the panels of the SLOs whose budget they spent.
+    """
     if not burns:
-        fig = _new_figure(7.0, 2.5, "slo-burn-down")
+        fig = _new_figure(PRINT_WIDTH, 2.2, "slo-burn-down")
         fig.suptitle("SLO error-budget burn-down")
         return _no_data(fig, "No SLO was measured in this release week.")
     cols = min(2, len(burns))
     rows = math.ceil(len(burns) / cols)
-    fig = _new_figure(6.8 * cols, 4.2 * rows, "slo-burn-down")
+    fig = _new_figure(PRINT_WIDTH, 2.75 * rows + 0.5, "slo-burn-down")
     axes = fig.subplots(rows, cols, squeeze=False)
+    marked = False
     for ax, burn in zip(axes.flat, burns, strict=False):
-        _draw_burn_down(ax, burn, ga_timestamp)
-    for ax in list(axes.flat)[len(burns) :]:
+        marked |= bool(_draw_burn_down(ax, burn, ga_timestamp, incidents, compact=True))
+    handles, _ = axes.flat[0].get_legend_handles_labels()
+    if marked:
+        handles.append(_incident_handle())
+    spare = list(axes.flat)[len(burns) :]
+    for ax in spare:
         ax.remove()
-    fig.suptitle("SLO error-budget burn-down over the release week", fontsize=13)
+    if spare:  # the legend goes in the free panel (the last of the bottom row)
+        fig.legend(
+            handles=handles,
+            loc="center",
+            bbox_to_anchor=(1.0 - 0.5 / cols, 0.5 / rows),
+            fontsize=_FONT,
+            frameon=False,
+        )
+    else:
+        fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=_FONT)
+    fig.suptitle("SLO error-budget burn-down over the release week", fontsize=11)
     return fig
 
 
@@ -229,17 +398,21 @@ def anomaly_days(week: ReleaseWeek, kpi: str) -> list[int]:
     return sorted(days)
 
 
-def kpi_trend_chart(week: ReleaseWeek, kpi: str) -> Figure:
-    """A KPI's daily value against its GA-day baseline and target, anomalies marked.
+def kpi_trend_chart(
+    week: ReleaseWeek, kpi: str, *, incidents: Sequence[Incident] | None = None
+) -> Figure:
+    """A KPI's daily value against its GA-day baseline and target, anomalies and incidents marked.
 
     Shows whether a change is a one-day incident (spike back to baseline) or a
-    lasting shift, and which days the anomaly detector called adverse.
+    lasting shift, and which days the anomaly detector called adverse. The days
+    of the incidents that moved the KPI are shaded and named; ``incidents``
+    defaults to the week's (pass ``()`` for none).
     """
     spec = week.catalogue.kpis.get(kpi)
     entry = week.ga.kpis.get(kpi)
     unit = spec.unit if spec else (entry.unit if entry else "")
     label = spec.label if spec else kpi
-    fig = _new_figure(7.5, 4.2, f"kpi-trend:{kpi}")
+    fig = _new_figure(PRINT_WIDTH, 3.3, f"kpi-trend:{kpi}")
     ax = fig.add_subplot()
     values = np.array([_nan(week.value(kpi, d)) for d in _WEEK])
     ax.plot(
@@ -259,7 +432,7 @@ def kpi_trend_chart(week: ReleaseWeek, kpi: str) -> Figure:
             color=_GREY,
             linestyle="--",
             linewidth=1.2,
-            label=f"GA-day baseline ({format_value(baseline, unit)})",
+            label=f"GA-day baseline ({short_value(baseline, unit)})",
             gid="ga-baseline",
         )
     if spec is not None and spec.target is not None:
@@ -280,13 +453,25 @@ def kpi_trend_chart(week: ReleaseWeek, kpi: str) -> Figure:
             [values[d] for d in marked],
             linestyle="none",
             marker="X",
-            markersize=12,
+            markersize=11,
             markerfacecolor=_VERMILION,
             markeredgecolor="black",
             label="Adverse high/critical anomaly",
             gid="anomalies",
         )
-        for d in flagged:
+    chosen = week.incidents if incidents is None else incidents
+    drawn = _mark_incidents(
+        ax, [i for i in chosen if any(k.kpi == kpi for k in i.kpis)], week.ga.ga_timestamp
+    )
+    shaded = {
+        d
+        for i in drawn
+        for days in [_incident_days(i, week.ga.ga_timestamp)]
+        if days is not None
+        for d in range(days[0], days[1] + 1)
+    }
+    for d in flagged:
+        if d not in shaded:  # a flagged day no incident explains (or without a value)
             ax.axvspan(d - 0.4, d + 0.4, facecolor="none", edgecolor=_LIGHT, hatch="//", lw=0)
     if unit == "USD":
         ax.yaxis.set_major_formatter(FuncFormatter(_usd))
@@ -294,9 +479,12 @@ def kpi_trend_chart(week: ReleaseWeek, kpi: str) -> Figure:
     ax.set_ylabel(f"{label}{_unit_text(unit)}")
     missing = [d for d in _WEEK if math.isnan(values[d])]
     missing_text = f" (no data: day {', '.join(map(str, missing))})" if missing else ""
-    ax.set_title(f"{label} by day over the release week{missing_text}")
+    ax.set_title(f"{label} by day over the release week{missing_text}", fontsize=10)
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(loc="best", fontsize=8)
+    handles, _ = ax.get_legend_handles_labels()
+    if drawn:
+        handles.append(_incident_handle())
+    ax.legend(handles=handles, loc="best", fontsize=_FONT)
     return fig
 
 
@@ -339,8 +527,8 @@ def drift_chart(week: ReleaseWeek) -> Figure:
     regression territory; bars are hatched by band so the grade survives print.
     """
     drifts = drift_values(week)
-    fig = _new_figure(8.5, max(3.0, 0.42 * len(drifts) + 1.8), "kpi-drift")
-    fig.suptitle("KPI drift: last day with data vs GA day", fontsize=13)
+    fig = _new_figure(PRINT_WIDTH, max(2.6, 0.28 * len(drifts) + 2.0), "kpi-drift")
+    fig.suptitle("KPI drift: last day with data vs GA day", fontsize=11)
     if not drifts:
         return _no_data(fig, "No KPI has both a GA-day value and a week value.")
     ax = fig.add_subplot()
@@ -360,7 +548,7 @@ def drift_chart(week: ReleaseWeek) -> Figure:
         spec = week.catalogue.kpis[kpi]
         day = drifts[kpi][0]
         labels.append(spec.label + ("" if day == last else f" (day {day})"))
-    ax.set_yticks(range(len(names)), labels)
+    ax.set_yticks(range(len(names)), labels, fontsize=9)
     ax.invert_yaxis()
     limit = max(DRIFT_BAND[1] * 1.25, max(abs(w) for w in widths) * 1.2)
     ax.set_xlim(-limit, limit)
@@ -371,7 +559,7 @@ def drift_chart(week: ReleaseWeek) -> Figure:
             f"{width:+.1f}%" if round(width, 1) != 0 else "0.0%",
             va="center",
             ha="left" if width >= 0 else "right",
-            fontsize=8,
+            fontsize=_FONT,
         )
     styles = {DRIFT_LINES[0]: ":", DRIFT_LINES[1]: "--", DRIFT_LINES[2]: "-"}
     for level, style in styles.items():
@@ -381,7 +569,6 @@ def drift_chart(week: ReleaseWeek) -> Figure:
             )
     ax.axvline(0.0, color="black", linewidth=0.8)
     ax.set_xlabel(f"Drift from GA day (%), final = day {last} unless noted")
-    ax.set_ylabel("KPI")
     handles = [
         Line2D([], [], color=_GREY, linestyle=":", label=f"±{DRIFT_LINES[0]:g}%: drift threshold"),
         Line2D([], [], color=_GREY, linestyle="--", label=f"±{DRIFT_LINES[1]:g}%: investigate"),
@@ -397,7 +584,7 @@ def drift_chart(week: ReleaseWeek) -> Figure:
         ),
         Patch(facecolor=_VERMILION, edgecolor="black", hatch="xx", label=f"≥ {DRIFT_BAND[1]:g}%"),
     ]
-    ax.legend(handles=handles, loc="lower right", fontsize=7, framealpha=0.9)
+    fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=_FONT)
     ax.grid(True, axis="x", alpha=0.3)
     return fig
 
@@ -411,8 +598,8 @@ def cost_chart(week: ReleaseWeek, cost: CostAnalysis) -> Figure:
     The left panel shows whether spend moved after launch; the right one which
     part of the bill to look at first.
     """
-    fig = _new_figure(10.0, 4.6, "cost")
-    left, right = fig.subplots(1, 2, width_ratios=[3, 1])
+    fig = _new_figure(PRINT_WIDTH, 4.0, "cost")
+    left, right = fig.subplots(1, 2, width_ratios=[3, 1.25])
     ga = week.ga.ga_timestamp
     ga_value = week.value(COST_KPI, 0)
     days = list(range(1, WEEK_DAYS + 1))
@@ -436,7 +623,7 @@ def cost_chart(week: ReleaseWeek, cost: CostAnalysis) -> Figure:
         if math.isnan(v):
             left.text(d, top * 0.02, "no data", rotation=90, ha="center", va="bottom", fontsize=8)
         else:
-            left.text(d, v, _usd(v), ha="center", va="bottom", fontsize=7)
+            left.text(d, v, _usd(v), ha="center", va="bottom", fontsize=_FONT)
     left.axhline(
         cost.daily_average_cost,
         color=_VERMILION,
@@ -445,12 +632,12 @@ def cost_chart(week: ReleaseWeek, cost: CostAnalysis) -> Figure:
         label=f"Daily average days 1..7 (${cost.daily_average_cost:,.2f})",
         gid="average",
     )
-    left.set_ylim(0.0, max(top, cost.daily_average_cost, 1.0) * 1.3)
+    left.set_ylim(0.0, max(top, cost.daily_average_cost, 1.0) * 1.5)
     left.yaxis.set_major_formatter(FuncFormatter(_usd))
     left.set_ylabel("Cost (USD per day)")
-    _day_axis(left, [0, *days], ga)
+    _day_axis(left, [0, *days], ga, compact=True)
     left.set_title(f"Daily cost: trend {cost.cost_trend}", fontsize=10)
-    left.legend(loc="upper center", fontsize=8, ncols=3)
+    left.legend(loc="upper left", fontsize=_FONT, ncols=1)
     left.grid(True, axis="y", alpha=0.3)
 
     parts = cost.cost_breakdown.model_dump()
@@ -482,21 +669,22 @@ def cost_chart(week: ReleaseWeek, cost: CostAnalysis) -> Figure:
                 f"${value:,.0f}",
                 ha="center",
                 va="center",
-                fontsize=8,
+                fontsize=_FONT,
                 bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
             )
         bottom += value
-    right.set_xticks([0], [f"Daily average\n(${cost.daily_average_cost:,.2f})"])
+    right.set_xticks([0], [f"Daily average\n(${cost.daily_average_cost:,.2f})"], fontsize=_FONT)
     right.set_xlim(-0.8, 0.8)
     right.set_ylim(0.0, max(bottom, 1.0) * 1.15)
     right.yaxis.set_major_formatter(FuncFormatter(_usd))
-    right.set_ylabel("Cost (USD per day)")
-    right.set_title("Breakdown of the daily average", fontsize=10)
-    right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=7)
+    right.tick_params(axis="y", labelsize=_FONT)
+    right.set_ylabel("Cost (USD per day)", fontsize=_FONT)
+    right.set_title("Breakdown", fontsize=10)
+    right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=_FONT, frameon=False)
     present = sum(not math.isnan(v) for v in daily)
     fig.suptitle(
         f"Cost over the release week: ${cost.seven_day_total_cost:,.2f} over {present} day(s)",
-        fontsize=13,
+        fontsize=11,
     )
     return fig
 
@@ -523,7 +711,7 @@ def health_chart(
     The status is the one each report recorded (an SLO breach can make a day
     critical whatever its score), so it is written beside each point.
     """
-    fig = _new_figure(9.5, 4.2, "health-score")
+    fig = _new_figure(PRINT_WIDTH, 3.6, "health-score")
     days = list(range(1, WEEK_DAYS + 1))
     if not reports:
         fig.suptitle("Daily health score")
@@ -553,12 +741,12 @@ def health_chart(
                 reports[d].status,
                 (d, reports[d].health_score),
                 textcoords="offset points",
-                xytext=(0, 9),
+                xytext=(0, 8),
                 ha="center",
-                fontsize=8,
+                fontsize=_FONT,
             )
         else:
-            ax.text(d, 2, "no report", rotation=90, ha="center", va="bottom", fontsize=8)
+            ax.text(d, 2, "no report", rotation=90, ha="center", va="bottom", fontsize=_FONT)
     ax.axhline(
         healthy_at,
         color=_GREEN,
@@ -580,9 +768,255 @@ def health_chart(
     _day_axis(ax, days, ga_timestamp)
     missing = [d for d in days if d not in reports]
     missing_text = f" (no report: day {', '.join(map(str, missing))})" if missing else ""
-    ax.set_title(f"Daily health score{missing_text}")
+    ax.set_title(f"Daily health score{missing_text}", fontsize=10)
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    fig.legend(loc="outside lower center", ncols=2, fontsize=_FONT)
+    return fig
+
+
+# --------------------------------------------------------------------------- incident, intraday
+
+
+def incident_series(
+    week: ReleaseWeek, kpi: str, start: datetime, end: datetime
+) -> tuple[list[datetime], list[float]]:
+    """The KPI's 5-minute points whose 5 minutes end in [start, end], from the day summaries.
+
+    Point ``i`` of a day (the GA summary for day 0) ends at the day's window
+    start + 5 min * (i + 1); null values become NaN, and a missing day leaves a
+    NaN gap rather than a line drawn across it.
+    """
+    times: list[datetime] = []
+    values: list[float] = []
+    first = max(week.day_of(start), 0)
+    last = min(week.day_of(end), WEEK_DAYS)
+    for day in range(first, last + 1):
+        summary = week.ga if day == 0 else week.days.get(day)
+        entry = summary.kpis.get(kpi) if summary is not None else None
+        if summary is None or entry is None or entry.series_5m is None:
+            if times and not math.isnan(values[-1]):
+                times.append(times[-1] + SERIES_STEP)
+                values.append(math.nan)
+            continue
+        for i, value in enumerate(entry.series_5m):
+            moment = summary.window.start + SERIES_STEP * (i + 1)
+            if start <= moment <= end:
+                times.append(moment)
+                values.append(_nan(value))
+    return times, values
+
+
+def _utc_hours(ax: Axes) -> None:
+    locator = mdates.AutoDateLocator(tz=UTC, minticks=4, maxticks=9)  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=UTC))  # type: ignore[no-untyped-call]
+
+
+def incident_chart(
+    week: ReleaseWeek, incident: Incident, *, margin_hours: float = 3.0, max_kpis: int = 4
+) -> Figure:
+    """An incident up close: each KPI's 5-minute series around it, against its held baseline.
+
+    One panel per KPI of the incident (the first ``max_kpis``), over the incident
+    window widened by ``margin_hours`` on both sides; the line is the 5-minute
+    series from the day summaries, the dashed line the baseline the detector
+    held (``expected``), the shaded span the incident, the marker its peak.
+    """
+    kpis = incident.kpis[:max_kpis]
+    more = len(incident.kpis) - len(kpis)
+    fig = _new_figure(PRINT_WIDTH, 1.45 * max(len(kpis), 1) + 1.2, f"incident:{incident.id}")
+    day = week.day_of(incident.start)
+    title = (
+        f"Day {day}, {incident.start:%H:%M}-{incident.end:%H:%M} UTC: "
+        f"{incident_label(incident)} ({incident.severity})"
+    )
+    if more:
+        title += f"; {more} more KPI(s) not shown"
+    fig.suptitle(title, fontsize=11)
+    if not kpis:
+        return _no_data(fig, "The incident names no KPI.")
+    margin = timedelta(hours=margin_hours)
+    lo, hi = incident.start - margin, incident.end + margin
+    axes = fig.subplots(len(kpis), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, item in zip(axes, kpis, strict=True):
+        spec = week.catalogue.kpis.get(item.kpi)
+        unit = item.unit or (spec.unit if spec else "")
+        times, values = incident_series(week, item.kpi, lo, hi)
+        ax.axvspan(
+            incident.start,
+            incident.end,
+            facecolor=_INCIDENT_FILL,
+            edgecolor=_LIGHT,
+            hatchcolor=_LIGHT,
+            hatch="\\\\",
+            linewidth=0.0,
+            zorder=0,
+            gid="incident-span",
+        )
+        ax.axhline(
+            item.expected,
+            color=_GREY,
+            linestyle="--",
+            linewidth=1.2,
+            gid="expected",
+            label="Expected (baseline held by the detector)",
+        )
+        if times:
+            ax.plot(
+                times,
+                values,
+                color=_BLUE,
+                linestyle="-",
+                linewidth=1.4,
+                gid="series",
+                label="5-minute value",
+            )
+            inside = [
+                (t, v)
+                for t, v in zip(times, values, strict=True)
+                if incident.start <= t <= incident.end + SERIES_STEP and not math.isnan(v)
+            ]
+            if inside:
+                peak_t, peak_v = max(inside, key=lambda p: abs(p[1] - item.expected))
+                ax.plot(
+                    [peak_t],
+                    [peak_v],
+                    linestyle="none",
+                    marker="X",
+                    markersize=8,
+                    markerfacecolor=_VERMILION,
+                    markeredgecolor="black",
+                    gid="peak",
+                    label="Peak",
+                )
+                ax.annotate(
+                    short_value(peak_v, unit),
+                    (peak_t, peak_v),
+                    textcoords="offset points",
+                    xytext=(6, -2),
+                    ha="left",
+                    va="center",
+                    fontsize=_FONT,
+                )
+        else:
+            ax.text(
+                0.5,
+                0.5,
+                "no 5-minute data in the day summaries",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                fontsize=_FONT,
+            )
+        ax.set_xlim(lo, hi)
+        ax.set_title(
+            f"{item.label}: peak {short_value(item.peak, unit)}, "
+            f"expected {short_value(item.expected, unit)}",
+            fontsize=9,
+            loc="left",
+        )
+        ax.set_ylabel(unit or item.label, fontsize=_FONT)
+        ax.tick_params(axis="both", labelsize=_FONT)
+        ax.grid(True, axis="y", alpha=0.3)
+        ax.set_label(f"incident-kpi:{item.kpi}")
+    _utc_hours(axes[-1])
+    dates = sorted({f"{lo:%Y-%m-%d}", f"{hi:%Y-%m-%d}"})
+    axes[-1].set_xlabel(f"Time (UTC), {' to '.join(dates)}", fontsize=_FONT)
+    handles, _ = axes[0].get_legend_handles_labels()
+    handles.append(
+        Patch(
+            facecolor=_INCIDENT_FILL,
+            edgecolor=_LIGHT,
+            hatch="\\\\",
+            label=f"Incident {incident.start:%H:%M}-{incident.end:%H:%M} UTC",
+        )
+    )
+    fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=_FONT)
+    return fig
+
+
+# --------------------------------------------------------------------------- heat map
+
+
+HEAT_STATUSES: dict[str, tuple[str, str, str]] = {
+    "incident": ("#A50F15", "xx", "Incident"),
+    "breach": (_VERMILION, "//", "SLO breached"),
+    "explained": (_SKY, "..", "Moved by a recorded change"),
+    "drift": (_ORANGE, "\\\\", f"Adverse drift ≥ {DRIFT_BAND[0]:g}% from GA day"),
+    "ok": ("#E9F5EE", "", "OK"),
+    "no_data": ("#FFFFFF", "--", "No data"),
+}
+"""Heat-map status -> (fill, hatch, legend text), worst first; hatches keep them apart in grey."""
+
+
+def heat_map_chart(heat: HeatMap, *, ga_timestamp: datetime | None = None) -> Figure:
+    """The week at a glance: each KPI's status on each day, the daily health score on top.
+
+    Cells are filled and hatched by status (``HEAT_STATUSES``); the top row
+    gives the day's health score (0-100), blank where no report was made.
+    """
+    rows, cols = len(heat.kpis), len(heat.days)
+    fig = _new_figure(PRINT_WIDTH, 0.26 * (rows + 1) + 1.75, "heat-map")
+    fig.suptitle("Release week at a glance: KPI status by day", fontsize=11)
+    if not rows or not cols:
+        return _no_data(fig, "No KPI or day to show.")
+    ax = fig.add_subplot()
+    for j, day in enumerate(heat.days):
+        score = heat.health.get(day)
+        ax.add_patch(
+            Rectangle(
+                (j, 0), 1, 1, facecolor="#F2F2F2", edgecolor="white", lw=1.5, gid=f"health:{day}"
+            )
+        )
+        ax.text(
+            j + 0.5,
+            0.5,
+            "–" if score is None else f"{score:.0f}",
+            ha="center",
+            va="center",
+            fontsize=_FONT + 1,
+            fontweight="bold",
+            gid=f"health-text:{day}",
+        )
+    used: list[str] = []
+    for i, (kpi, statuses) in enumerate(zip(heat.kpis, heat.status, strict=True)):
+        for j, (day, status) in enumerate(zip(heat.days, statuses, strict=True)):
+            fill, hatch, _ = HEAT_STATUSES.get(status, HEAT_STATUSES["no_data"])
+            cell = Rectangle(
+                (j, i + 1),
+                1,
+                1,
+                facecolor=fill,
+                edgecolor="white",
+                hatch=hatch,
+                hatchcolor="#333333" if status != "no_data" else _LIGHT,
+                lw=1.5,
+                gid=f"cell:{kpi}:{day}",
+            )
+            cell.set_label(status)
+            ax.add_patch(cell)
+            if status not in used:
+                used.append(status)
+    ax.set_xlim(0, cols)
+    ax.set_ylim(rows + 1, 0)
+    ax.set_xticks(
+        [j + 0.5 for j in range(cols)],
+        day_tick_labels(heat.days, ga_timestamp),
+        fontsize=_FONT,
+    )
+    ax.xaxis.tick_top()
+    ax.set_yticks(
+        [0.5, *[i + 1.5 for i in range(rows)]], ["Health score", *heat.labels], fontsize=_FONT + 0.5
+    )
+    ax.tick_params(length=0)
+    for side in ("top", "right", "bottom", "left"):
+        ax.spines[side].set_visible(False)
+    handles = [
+        Patch(facecolor=fill, edgecolor="#333333", hatch=hatch, label=text)
+        for status, (fill, hatch, text) in HEAT_STATUSES.items()
+        if status in used
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=_FONT)
     return fig
 
 

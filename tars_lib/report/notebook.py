@@ -79,7 +79,7 @@ right); typed Any because pandas is untyped here."""
 
 def _show(frame: pd.DataFrame, numeric: Iterable[str] = ()) -> Table:
     """Hide the index, right-align the number columns, "—" for anything missing."""
-    styler = frame.style.hide(axis="index").format(na_rep="—")
+    styler = frame.style.hide(axis="index").format(na_rep="—", escape="html")
     right = [c for c in numeric if c in frame.columns]
     if right:
         styler = styler.set_properties(subset=right, **{"text-align": "right"})

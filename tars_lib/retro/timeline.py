@@ -187,9 +187,10 @@ def heat_map(week: ReleaseWeek, health: Mapping[int, HealthReport] | None = None
     for event in events:
         if event.explained_by is not None:
             mark(event.metric_name, week.day_of(event.start), "explained")
-    for change in week.changes:
+    for change in week.changes:  # the change explains its KPIs' new level from then on
         for kpi in change.kpis:
-            mark(kpi, week.day_of(change.at), "explained")
+            for day in range(max(week.day_of(change.at), 0), WEEK_DAYS + 1):
+                mark(kpi, day, "explained")
     for day, summary in week.days.items():
         for slo in summary.slos.values():
             if slo.breached:
