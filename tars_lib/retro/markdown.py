@@ -12,7 +12,7 @@ import re
 from tars_lib.core.formatting import format_value
 from tars_lib.core.models import format_utc
 from tars_lib.core.week import ReleaseWeek
-from tars_lib.retro.recommendations import incident_of
+from tars_lib.retro.recommendations import PRIORITY_RULES, incident_of
 from tars_lib.retro.retrospective import RetroResult
 
 __all__ = ["SECTION_HEADINGS", "STATUS_ICONS", "md_escape", "render_markdown"]
@@ -299,6 +299,20 @@ def _slos(result: RetroResult) -> list[str]:
 _TAG = re.compile(r"^(\[P[0-3]\]) ")
 
 
+def _why_top(result: RetroResult) -> list[str]:
+    """Why the first recommendation has its priority, and why nothing is more urgent."""
+    if not result.findings:
+        return []
+    top = result.findings[0].priority
+    higher = [f"{p} ({PRIORITY_RULES[p]})" for p in PRIORITY_RULES if p < top]
+    none_above = f" Nothing reached {' or '.join(higher)}." if higher else ""
+    return [
+        f"The top priority is **{top}** ({PRIORITY_RULES[top]}): "
+        f"{md_escape(result.findings[0].recommendation)}.{none_above}",
+        "",
+    ]
+
+
 def _numbered(items: list[str], empty: str) -> list[str]:
     """A numbered list; a leading priority tag such as [P1] is ours and kept as it is."""
     if not items:
@@ -335,7 +349,7 @@ def render_markdown(result: RetroResult) -> str:
         _drifts(result),
         _cost(result),
         _slos(result),
-        _numbered(retro.recommendations_v1_0_2, "No recommendations."),
+        _why_top(result) + _numbered(retro.recommendations_v1_0_2, "No recommendations."),
         _numbered(retro.process_improvements, "No process improvements."),
         _actions(result),
     ]

@@ -33,6 +33,7 @@ __all__ = [
     "MAX_PROCESS_IMPROVEMENTS",
     "MAX_RECOMMENDATIONS",
     "MIN_PROCESS_IMPROVEMENTS",
+    "PRIORITY_RULES",
     "Finding",
     "action_items",
     "collect_findings",
@@ -45,6 +46,16 @@ MIN_PROCESS_IMPROVEMENTS = 3
 MAX_PROCESS_IMPROVEMENTS = 5
 
 _ORDER: dict[Priority, int] = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
+PRIORITY_RULES: dict[Priority, str] = {
+    "P0": "rollback recommended; exhausted SLO budget; unresolved critical degradation; "
+    "critical regression",
+    "P1": "rollback to consider; SLO at risk; missing days; unresolved high degradation; "
+    "high regression",
+    "P2": "SLO burning faster than the linear pace; resolved critical or high degradation; "
+    "unresolved medium degradation; medium regression; drift over 15%; rising cost",
+    "P3": "resolved medium degradation; small drift; low regression; cost optimisation",
+}
+"""What puts a finding at each priority (the module docstring's rules, for the report)."""
 _DEGRADATION_PRIORITY: dict[tuple[str, bool], Priority] = {
     ("critical", False): "P0",
     ("high", False): "P1",
