@@ -146,16 +146,27 @@ class TestSuccessAnalyzer:
 
     def test_bundled_week(self, test_week):  # type: ignore[no-untyped-def]
         names = [s.metric_name for s in analyze_successes(test_week)]
+        # availability's SLO was breached on day 4 and p99's on day 2: never "met"
         assert names == [
-            "availability",
             "error_rate",
             "p50_latency_ms",
+            "p95_latency_ms",
             "avg_cpu_percent",
             "peak_cpu_percent",
             "avg_memory_percent",
             "db_connections",
             "db_cache_hit_rate",
         ]
+
+
+    def test_a_kpi_whose_slo_breached_is_never_a_success(self, make_week: WeekBuilder) -> None:
+        slos = {"availability": [slo_day("availability", 0.0001)] * 8}
+        met = analyze_successes(make_week(quiet(), slos=slos))
+        assert "availability" in [s.metric_name for s in met]
+        slos["availability"][5] = slo_day("availability", 0.002)  # one day at 2x the budget
+        breached = analyze_successes(make_week(quiet(), slos=slos))
+        assert "availability" not in [s.metric_name for s in breached]
+        assert len(breached) == len(met) - 1
 
 
 class TestDegradationAnalyzer:

@@ -56,10 +56,17 @@ def _days_label(days: list[int]) -> str:
 
 
 def analyze_successes(week: ReleaseWeek) -> list[Success]:
-    """One success per KPI with a target whose week value meets it, in catalogue order."""
+    """One success per KPI with a target whose week value meets it, in catalogue order.
+
+    A KPI whose SLO was breached on any day of the week is never a success, whatever
+    its weekly value: the report must not call a breached KPI "met".
+    """
+    breached = {
+        slo.kpi for summary in week.days.values() for slo in summary.slos.values() if slo.breached
+    }
     out: list[Success] = []
     for kpi, spec in week.catalogue.kpis.items():
-        if spec.target is None:
+        if spec.target is None or kpi in breached:
             continue
         actual = week_value(week, kpi, spec)
         if actual is None or not meets_target(actual, spec):
