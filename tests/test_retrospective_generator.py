@@ -158,7 +158,6 @@ class TestSuccessAnalyzer:
             "db_cache_hit_rate",
         ]
 
-
     def test_a_kpi_whose_slo_breached_is_never_a_success(self, make_week: WeekBuilder) -> None:
         slos = {"availability": [slo_day("availability", 0.0001)] * 8}
         met = analyze_successes(make_week(quiet(), slos=slos))
