@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -24,7 +25,15 @@ from tars_lib.judge.incidents import (
 )
 from tars_lib.retro.retrospective import build_retrospective
 
-from .conftest import DAY, GA, WeekBuilder
+from .conftest import DAY, GA, WeekBuilder, quiet
+
+
+def by_span(
+    budgets: dict[tuple[datetime, datetime], dict[str, float]],
+) -> Callable[[datetime, datetime, set[str]], dict[str, float]]:
+    """Budgets given per incident span, as ``group_incidents`` asks for them."""
+    return lambda start, end, _kpis: budgets.get((start, end), {})
+
 
 ID = re.compile(r"^inc-(\d{8})-(\d{4})-([a-z0-9_]+)$")
 
@@ -96,7 +105,7 @@ def test_overlapping_events_of_different_kpis_form_one_incident(catalogue: Catal
         ev("error_rate", at(2, 15), at(2, 15, 30), 15.0),
         ev("avg_cpu_percent", at(2, 16), at(2, 17, 10), 7.0),
     ]
-    (incident,) = group_incidents(events, catalogue, {})
+    (incident,) = group_incidents(events, catalogue)
     assert (incident.start, incident.end) == (at(2, 14), at(2, 17, 10))
     assert [k.kpi for k in incident.kpis] == ["p99_latency_ms", "error_rate", "avg_cpu_percent"]
 
@@ -105,17 +114,17 @@ def test_events_further_apart_than_the_merge_gap_are_separate(catalogue: Catalog
     first = ev("p99_latency_ms", at(2, 10), at(2, 11))
     touching = ev("error_rate", at(2, 11) + MERGE_GAP, at(2, 12))
     apart = ev("error_rate", at(2, 11) + MERGE_GAP + timedelta(seconds=1), at(2, 12))
-    assert len(group_incidents([first, touching], catalogue, {})) == 1
-    assert len(group_incidents([first, apart], catalogue, {})) == 2
+    assert len(group_incidents([first, touching], catalogue)) == 1
+    assert len(group_incidents([first, apart], catalogue)) == 2
     # the gap counts from the latest end of the group, not from its last event
     long = ev("avg_cpu_percent", at(2, 10), at(2, 18))
     short = ev("p99_latency_ms", at(2, 10, 30), at(2, 11))
     late = ev("error_rate", at(2, 18, 10), at(2, 19))
-    (one,) = group_incidents([long, short, late], catalogue, {})
+    (one,) = group_incidents([long, short, late], catalogue)
     assert (one.start, one.end) == (at(2, 10), at(2, 19))
     # a chain of events each within the gap of the previous one is one incident
     chain = [ev("error_rate", at(3, h, 10), at(3, h + 1)) for h in range(5)]
-    assert len(group_incidents(chain, catalogue, {})) == 1
+    assert len(group_incidents(chain, catalogue)) == 1
 
 
 def test_improvements_neutral_and_explained_events_never_form_incidents(
@@ -133,12 +142,12 @@ def test_improvements_neutral_and_explained_events_never_form_incidents(
             explained_by="api scaled out",
         ),
     ]
-    assert group_incidents(others, catalogue, {}) == []
+    assert group_incidents(others, catalogue) == []
     # nor do they bridge two adverse events into one incident
     a = ev("error_rate", at(2, 9), at(2, 10))
     b = ev("error_rate", at(2, 11, 20), at(2, 12))
     bridge = ev("p99_latency_ms", at(2, 10), at(2, 11, 30), -8.0, impact="improvement")
-    incidents = group_incidents([a, bridge, b, *others], catalogue, {})
+    incidents = group_incidents([a, bridge, b, *others], catalogue)
     assert [(i.start, i.end) for i in incidents] == [
         (at(2, 9), at(2, 10)),
         (at(2, 11, 20), at(2, 12)),
@@ -147,7 +156,7 @@ def test_improvements_neutral_and_explained_events_never_form_incidents(
 
 def test_ids_follow_the_format_and_are_stable(catalogue: Catalogue) -> None:
     events = latency_events() + error_events()
-    ids = [i.id for i in group_incidents(events, catalogue, {})]
+    ids = [i.id for i in group_incidents(events, catalogue)]
     # inc-<start, UTC, to the minute>-<KPI of the first event, alphabetically on a tie>
     assert ids == ["inc-20251120-1400-p50_latency_ms", "inc-20251122-0900-availability"]
     for incident_id in ids:
@@ -155,14 +164,14 @@ def test_ids_follow_the_format_and_are_stable(catalogue: Catalogue) -> None:
     # the same input, in any order, gives the same ids
     shuffled = events[:]
     random.Random(3).shuffle(shuffled)
-    assert [i.id for i in group_incidents(shuffled, catalogue, {})] == ids
+    assert [i.id for i in group_incidents(shuffled, catalogue)] == ids
     # a rerun over a longer window (more events later on) keeps the earlier ids
     later = [ev("avg_cpu_percent", at(6, 3), at(6, 4), 7.0, severity="high")]
-    longer = [i.id for i in group_incidents(events + later, catalogue, {})]
+    longer = [i.id for i in group_incidents(events + later, catalogue)]
     assert longer == [*ids, "inc-20251124-0300-avg_cpu_percent"]
     # and a run that ended inside the first incident (its events cut short) names it the same
     cut = [e.model_copy(update={"end": at(2, 15)}) for e in latency_events()]
-    assert group_incidents(cut, catalogue, {})[0].id == ids[0]
+    assert group_incidents(cut, catalogue)[0].id == ids[0]
 
 
 def test_severity_is_the_highest_of_the_events(catalogue: Catalogue) -> None:
@@ -178,7 +187,7 @@ def test_severity_is_the_highest_of_the_events(catalogue: Catalogue) -> None:
                 ["error_rate", "p99_latency_ms", "avg_cpu_percent"], severities, strict=False
             )
         ]
-        (incident,) = group_incidents(events, catalogue, {})
+        (incident,) = group_incidents(events, catalogue)
         assert incident.severity == want, severities
 
 
@@ -188,7 +197,7 @@ def test_each_kpi_once_with_its_strongest_event(catalogue: Catalogue) -> None:
         ev("p99_latency_ms", at(2, 14, 40), at(2, 16), -30.0, observed=100.0, expected=400.0),
         ev("error_rate", at(2, 15), at(2, 15, 30), 12.0, observed=1.5, expected=0.03),
     ]
-    (incident,) = group_incidents(events, catalogue, {})
+    (incident,) = group_incidents(events, catalogue)
     assert [(k.kpi, k.peak_z, k.peak, k.expected) for k in incident.kpis] == [
         ("p99_latency_ms", -30.0, 100.0, 400.0),
         ("error_rate", 12.0, 1.5, 0.03),
@@ -205,12 +214,12 @@ def test_each_kpi_once_with_its_strongest_event(catalogue: Catalogue) -> None:
 def test_latency_title_leads_with_the_kpi_whose_slo_burned(catalogue: Catalogue) -> None:
     events = latency_events()
     span = (at(2, 14), at(2, 16, 30))
-    (plain,) = group_incidents(events, catalogue, {})
+    (plain,) = group_incidents(events, catalogue)
     # no budget given: the lead is the strongest event (P95)
     assert (
         plain.title == "Latency spike: P95 latency 493 ms against 221 ms expected, 14:00-16:30 UTC"
     )
-    (burned,) = group_incidents(events, catalogue, {span: {"P99 Latency": 34.72}})
+    (burned,) = group_incidents(events, catalogue, by_span({span: {"P99 Latency": 34.72}}))
     assert (
         burned.title == "Latency spike: P99 latency 957 ms against 403 ms expected, 14:00-16:30 UTC"
     )
@@ -218,19 +227,19 @@ def test_latency_title_leads_with_the_kpi_whose_slo_burned(catalogue: Catalogue)
 
 
 def test_error_burst_and_other_titles(catalogue: Catalogue) -> None:
-    (errors,) = group_incidents(error_events(), catalogue, {})
+    (errors,) = group_incidents(error_events(), catalogue)
     assert errors.title == "Error burst: Error rate 2.05% against 0.0297% expected, 09:00-12:10 UTC"
     drop = ev("availability", at(4, 9), at(4, 12), -20.0, observed=97.9538, expected=99.9703)
-    (availability,) = group_incidents([drop], catalogue, {})
+    (availability,) = group_incidents([drop], catalogue)
     assert availability.title.startswith("Availability drop: Availability ")
     cpu = ev("avg_cpu_percent", at(3, 23), at(4, 1, 30), 7.0, observed=88.0, expected=45.2)
-    (overnight,) = group_incidents([cpu], catalogue, {})
+    (overnight,) = group_incidents([cpu], catalogue)
     assert overnight.title == (
         "Average CPU rise: Average CPU 88% against 45.2% expected, Nov 21 23:00 - Nov 22 01:30 UTC"
     )
     step = ev("daily_cost_usd", at(5, 0), at(5, 4), 120.0, severity="medium", kind="level_shift",
               observed=336.0, expected=300.0)  # fmt: skip
-    (cost,) = group_incidents([step], catalogue, {})
+    (cost,) = group_incidents([step], catalogue)
     assert (
         cost.title
         == "Daily cost level shift: Daily cost $336 against $300 expected, 00:00-04:00 UTC"
@@ -239,7 +248,7 @@ def test_error_burst_and_other_titles(catalogue: Catalogue) -> None:
 
 def test_availability_title_keeps_the_distance_from_100(catalogue: Catalogue) -> None:
     drop = ev("availability", at(4, 9), at(4, 12), -20.0, observed=97.9538, expected=99.9703)
-    (incident,) = group_incidents([drop], catalogue, {})
+    (incident,) = group_incidents([drop], catalogue)
     assert "100%" not in incident.title
     assert "97.95%" in incident.title and "99.97%" in incident.title
 
@@ -289,23 +298,6 @@ def test_slo_breached_is_burning_faster_than_the_budget(catalogue: Catalogue) ->
 
 # --------------------------------------------------------------------------- named once
 
-QUIET: dict[str, float | None] = {
-    "availability": 99.95,
-    "error_rate": 0.05,
-    "p50_latency_ms": 40.0,
-    "p95_latency_ms": 150.0,
-    "p99_latency_ms": 300.0,
-    "requests_per_second": 1000.0,
-    "avg_cpu_percent": 40.0,
-    "peak_cpu_percent": 60.0,
-    "avg_memory_percent": 50.0,
-    "redis_hit_rate": 95.0,
-    "redis_memory_mb": 1000.0,
-    "db_connections": 30.0,
-    "db_cache_hit_rate": 99.5,
-    "daily_cost_usd": 300.0,
-}
-
 
 def with_incidents(events: list[AnomalyEvent], catalogue: Catalogue) -> AnomalyEvents:
     span = (at(2, 14), at(2, 16, 30))
@@ -314,7 +306,7 @@ def with_incidents(events: list[AnomalyEvent], catalogue: Catalogue) -> AnomalyE
         window=Window(start=GA + DAY, end=GA + 8 * DAY),
         parameters=AnomalyParameters(),
         events=events,
-        incidents=group_incidents(events, catalogue, {span: {"P99 Latency": 34.72}}),
+        incidents=group_incidents(events, catalogue, by_span({span: {"P99 Latency": 34.72}})),
     )
 
 
@@ -323,7 +315,7 @@ def test_health_names_the_incident_once(make_week: WeekBuilder, catalogue: Catal
                    kind="level_shift", explained_by="api scaled out")  # fmt: skip
     anomalies = with_incidents([*latency_events(), explained], catalogue)
     (incident,) = anomalies.incidents
-    week = make_week({k: [v] * 8 for k, v in QUIET.items()})
+    week = make_week(quiet())
     plan = mitigation_plan(week.days[2], anomalies, catalogue)
     named = [a for a in plan if incident.id in a.finding]
     assert len(named) == 1
@@ -350,11 +342,11 @@ def test_retrospective_has_one_review_per_incident(
             "incidents": group_incidents(
                 events,
                 catalogue,
-                {(at(2, 14), at(2, 16, 30)): {"P99 Latency": 34.72}, errors_span: {}},
+                by_span({(at(2, 14), at(2, 16, 30)): {"P99 Latency": 34.72}, errors_span: {}}),
             )
         }
     )
-    week = make_week({k: [v] * 8 for k, v in QUIET.items()})
+    week = make_week(quiet())
     week = dataclasses.replace(week, anomalies=anomalies)
     result = build_retrospective(week, GA + 9 * DAY)
     assert result.retrospective.incidents == anomalies.incidents

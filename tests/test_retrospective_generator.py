@@ -30,31 +30,7 @@ from tars_lib.retro.slo import analyze_slos, daily_budget_use, days_to_exhaustio
 from tars_lib.retro.status import overall_status
 from tars_lib.retro.successes import ACHIEVEMENT_CAP, analyze_successes
 
-from .conftest import GA, WeekBuilder, event, slo_day
-
-QUIET: dict[str, float] = {
-    "availability": 99.95,
-    "error_rate": 0.05,
-    "p50_latency_ms": 40.0,
-    "p95_latency_ms": 150.0,
-    "p99_latency_ms": 300.0,
-    "requests_per_second": 1000.0,
-    "avg_cpu_percent": 40.0,
-    "peak_cpu_percent": 60.0,
-    "avg_memory_percent": 50.0,
-    "redis_hit_rate": 95.0,
-    "redis_memory_mb": 1000.0,
-    "db_connections": 30.0,
-    "db_cache_hit_rate": 99.5,
-    "daily_cost_usd": 300.0,
-}
-
-
-def quiet(**overrides: list[float | None]) -> dict[str, list[float | None]]:
-    """Every default KPI flat at a healthy level for GA day + 7 days, with overrides."""
-    series: dict[str, list[float | None]] = {k: [v] * 8 for k, v in QUIET.items()}
-    series.update(overrides)
-    return series
+from .conftest import GA, WeekBuilder, event, quiet, slo_day
 
 
 def regression(

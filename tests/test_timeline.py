@@ -36,25 +36,9 @@ from tars_lib.retro.retrospective import build_retrospective
 from tars_lib.retro.timeline import STATUS_ORDER, heat_map, story
 
 from .conftest import DAY, GA, TEST_DATA, build_week, slo_day
+from .conftest import quiet as quiet_series
 
 # --------------------------------------------------------------------------- helpers
-
-FLAT: dict[str, float] = {
-    "availability": 99.95,
-    "error_rate": 0.05,
-    "p50_latency_ms": 40.0,
-    "p95_latency_ms": 150.0,
-    "p99_latency_ms": 300.0,
-    "requests_per_second": 1000.0,
-    "avg_cpu_percent": 40.0,
-    "peak_cpu_percent": 60.0,
-    "avg_memory_percent": 50.0,
-    "redis_hit_rate": 95.0,
-    "redis_memory_mb": 1000.0,
-    "db_connections": 30.0,
-    "db_cache_hit_rate": 99.5,
-    "daily_cost_usd": 300.0,
-}
 
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:
@@ -63,12 +47,6 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
 
 def quiet(day: int) -> str:
     return f"Day {day}: quiet: no incident, no SLO breach"
-
-
-def flat_series(**override: list[float | None]) -> dict[str, list[float | None]]:
-    series: dict[str, list[float | None]] = {k: [v] * 8 for k, v in FLAT.items()}
-    series.update(override)
-    return series
 
 
 def week_of(
@@ -81,7 +59,7 @@ def week_of(
     changes: list[Change] | None = None,
     days: list[int] | None = None,
 ) -> ReleaseWeek:
-    week = build_week(catalogue, series or flat_series(), slos=slos, days=days)
+    week = build_week(catalogue, series or quiet_series(), slos=slos, days=days)
     if events is not None or incidents is not None:
         anomalies = AnomalyEvents(
             generated_at=GA + 8 * DAY,
@@ -514,7 +492,7 @@ def test_the_worst_status_of_a_cell_wins(catalogue: Catalogue) -> None:
         value: list[float | None] = [300.0, 300.0, 300.0, 400.0, 300.0, 300.0, 300.0, 300.0]
         return week_of(
             catalogue,
-            series=flat_series(p99_latency_ms=value) if "drift" in present else None,
+            series=quiet_series(p99_latency_ms=value) if "drift" in present else None,
             slos={"p99_latency": only_on(day, P99_BREACH)} if "breach" in present else None,
             incidents=(
                 [incident([kpi], at(day, 14), at(day, 16), "Latency spike")]
@@ -592,14 +570,14 @@ def test_an_incident_marks_every_day_it_spans_and_only_its_kpis(catalogue: Catal
 def test_drift_is_an_adverse_move_of_ten_percent_from_ga_day(
     catalogue: Catalogue, kpi: str, ga: float, value: float, status: str
 ) -> None:
-    series = flat_series(**{kpi: [ga, ga, ga, ga, value, ga, ga, ga]})
+    series = quiet_series(**{kpi: [ga, ga, ga, ga, value, ga, ga, ga]})
     hm = heat_map(week_of(catalogue, series=series))
     row = hm.status[hm.kpis.index(kpi)]
     assert row == ["ok"] * 4 + [status] + ["ok"] * 3
 
 
 def test_missing_days_and_values_are_no_data(catalogue: Catalogue) -> None:
-    series = flat_series(
+    series = quiet_series(
         redis_memory_mb=[None, 1000.0, None, 1000.0, 1000.0, 1000.0, 1000.0, 1000.0],
         db_connections=[30.0, 30.0, 30.0, 30.0, 30.0, 30.0, None, 30.0],
     )
@@ -746,7 +724,7 @@ def test_key_metrics_name_the_worst_day_of_each_kpi(
 
 
 def test_key_metrics_last_column_is_the_last_day_present(catalogue: Catalogue) -> None:
-    series = flat_series(p99_latency_ms=[300.0, 310.0, 450.0, 320.0, 330.0, 340.0, None, None])
+    series = quiet_series(p99_latency_ms=[300.0, 310.0, 450.0, 320.0, 330.0, 340.0, None, None])
     slos = {"p99_latency": [slo_day("p99_latency_ms", 0.0, target=99.0)] * 8}
     week = week_of(catalogue, series=series, slos=slos, days=[1, 2, 3, 4, 5])
     markdown = render_markdown(build_retrospective(week, GA + 9 * DAY))

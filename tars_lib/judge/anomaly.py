@@ -34,7 +34,13 @@ from tars_lib.core.models import (
     Window,
 )
 from tars_lib.judge.detector import KIND_LEVEL_SHIFT, DetectorConfig, detect_matrix
-from tars_lib.judge.incidents import bad_fractions, budget_burned, group_incidents, slo_breached
+from tars_lib.judge.incidents import (
+    Budgets,
+    bad_fractions,
+    budget_burned,
+    group_incidents,
+    slo_breached,
+)
 
 __all__ = [
     "SEVERITY_BANDS",
@@ -205,27 +211,24 @@ def detect(
     for over in np.flatnonzero(raw.suppressed).tolist():
         name = matrix.kpis[over]
         suppressed[name] = suppressed.get(name, 0) + int(raw.suppressed[over])
-    spans = _incident_budgets(matrix, catalogue, events)
     return AnomalyEvents(
         generated_at=generated_at,
         window=window,
         parameters=parameters,
         events=events,
-        incidents=group_incidents(events, catalogue, spans),
+        incidents=group_incidents(events, catalogue, _budgets(matrix, catalogue)),
         suppressed=suppressed,
         changes=[c for c in changes if window.start - TOLERANCE <= c.at < window.end],
     )
 
 
-def _incident_budgets(
-    matrix: SeriesMatrix, catalogue: Catalogue, events: Sequence[AnomalyEvent]
-) -> dict[tuple[datetime, datetime], dict[str, float]]:
-    """Budget burned per SLO over each incident's span, from the SLO KPIs' own rows."""
+def _budgets(matrix: SeriesMatrix, catalogue: Catalogue) -> Budgets:
+    """Budget burned per SLO over an incident's span, from the SLO KPIs' own rows."""
     rows = {k: i for i, k in enumerate(matrix.kpis) if not matrix.labels[i]}
-    spans: dict[tuple[datetime, datetime], dict[str, float]] = {}
-    for incident in group_incidents(events, catalogue, {}):
-        first = int(np.searchsorted(matrix.timestamps, incident.start.timestamp() + matrix.step))
-        last = int(np.searchsorted(matrix.timestamps, incident.end.timestamp(), side="right"))
+
+    def burned(start: datetime, end: datetime, kpis: set[str]) -> dict[str, float]:
+        first = int(np.searchsorted(matrix.timestamps, start.timestamp() + matrix.step))
+        last = int(np.searchsorted(matrix.timestamps, end.timestamp(), side="right"))
         used: dict[str, float] = {}
         for key, slo in catalogue.slos.items():
             row = rows.get(slo.kpi)
@@ -234,10 +237,11 @@ def _incident_budgets(
             direction = catalogue.kpis[slo.kpi].direction
             bad = bad_fractions(slo, direction, matrix.values[row, first:last])
             # the incident's own KPIs' SLOs, and any SLO it made burn faster than 1x
-            if slo.kpi in {k.kpi for k in incident.kpis} or slo_breached(slo, bad):
+            if slo.kpi in kpis or slo_breached(slo, bad):
                 used[catalogue.slo_name(key)] = round(budget_burned(slo, bad, matrix.step), 2)
-        spans[(incident.start, incident.end)] = used
-    return spans
+        return used
+
+    return burned
 
 
 def matrix_from_windows(

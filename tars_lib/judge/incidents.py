@@ -13,7 +13,7 @@ burns 30 / (1% x 8,640) = 34.7% of a 30-day, 99% P99 budget.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -25,6 +25,7 @@ from tars_lib.core.models import AnomalyEvent, Incident, IncidentKpi, Severity
 
 __all__ = [
     "MERGE_GAP",
+    "Budgets",
     "bad_fractions",
     "budget_burned",
     "group_incidents",
@@ -84,18 +85,22 @@ def _headline(lead: AnomalyEvent, catalogue: Catalogue) -> str:
     return f"{word}: {label} {peak} against {expected} expected"
 
 
+Budgets = Callable[[datetime, datetime, set[str]], dict[str, float]]
+"""(start, end, the incident's KPIs) -> budget burned per SLO name, from the series."""
+
+
 def group_incidents(
     events: Sequence[AnomalyEvent],
     catalogue: Catalogue,
-    burned: dict[tuple[datetime, datetime], dict[str, float]],
+    burned: Budgets | None = None,
 ) -> list[Incident]:
     """Adverse, unexplained events merged across KPIs when they overlap (within ``MERGE_GAP``).
 
     Each incident lists its lead KPI first (the one whose SLO burned most, else
     the largest |z|): the one its title and the health plan name.
 
-    ``burned`` gives each incident span's budget use per SLO name (computed by the
-    caller from the series, which this function does not see).
+    ``burned`` computes an incident's budget use per SLO name (the caller has the
+    series, this function does not); without it the incidents carry no budget.
     """
     adverse = sorted(
         (e for e in events if e.impact == "adverse" and e.explained_by is None),
@@ -120,10 +125,10 @@ def incident_span(group: Sequence[AnomalyEvent]) -> tuple[datetime, datetime]:
 def _incident(
     group: list[AnomalyEvent],
     catalogue: Catalogue,
-    burned: dict[tuple[datetime, datetime], dict[str, float]],
+    burned: Budgets | None,
 ) -> Incident:
     start, end = incident_span(group)
-    budget = burned.get((start, end), {})
+    budget = burned(start, end, {e.metric_name for e in group}) if burned else {}
     by_kpi: dict[str, AnomalyEvent] = {}
     for e in group:  # the strongest event per KPI
         if e.metric_name not in by_kpi or abs(e.peak_z) > abs(by_kpi[e.metric_name].peak_z):
