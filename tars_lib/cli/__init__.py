@@ -26,7 +26,7 @@ from tars_lib.cli import (
     stability,
 )
 from tars_lib.cli._common import Parser
-from tars_lib.core.errors import SettingError, TarsError
+from tars_lib.core.errors import SettingError, TarsError, storage_error
 
 __all__ = ["build_parser", "command_parser", "main", "setting_flags"]
 
@@ -51,7 +51,9 @@ DESCRIPTION = (
 )
 EPILOG = (
     "Exit status: 0 success, 1 internal error (a bug; TARS_DEBUG=1 shows the traceback), "
-    "2 bad input or usage, 3 the metrics backend failed, 4 a notebook failed. "
+    "2 bad input or usage, 3 the metrics backend failed, 4 a notebook failed, "
+    "5 could not write (disk full), 6 the workspace is busy (another run), "
+    "130/143 interrupted. "
     "Run `tars COMMAND --help` for a command's flags."
 )
 
@@ -111,6 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{current.prog}: interrupted; nothing half-written was kept", file=sys.stderr)
         return 130
     except OSError as exc:
+        storage = storage_error(exc, exc.filename or "output")
+        if storage is not None:
+            print(f"{current.prog}: error: {storage}", file=sys.stderr)
+            return storage.exit_code
         print(
             f"{current.prog}: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr
         )

@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from tars_lib.core.errors import InputError
+from tars_lib.core.errors import InputError, storage_error
 
 __all__ = [
     "MAX_ARTIFACT_BYTES",
@@ -138,7 +138,10 @@ def write_texts_atomic(files: Iterable[tuple[Path, str]]) -> None:
         for path, text in files:
             if Path(path).is_dir():
                 raise InputError(f"{path}: is a directory, cannot write a file there")
-            pending.append((_write_temp(Path(path), text), Path(path)))
+            try:
+                pending.append((_write_temp(Path(path), text), Path(path)))
+            except OSError as exc:
+                raise (storage_error(exc, path) or exc) from None
     except BaseException:
         for tmp, _ in pending:
             tmp.unlink(missing_ok=True)

@@ -6,13 +6,26 @@ Exit statuses (README, "Failure behaviour"):
   2  bad input or usage: a file or field is missing or invalid
   3  the metrics backend failed: down, timing out or answering an error
   4  a notebook failed while running a day
+  5  could not write: the disk is full or the output is read-only (the file is named)
+  6  the workspace is busy: another tars run holds its lock
+130  interrupted (SIGINT); 143 terminated (SIGTERM)
 """
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable
 
-__all__ = ["InputError", "NotebookError", "SettingError", "SourceError", "TarsError"]
+__all__ = [
+    "BusyError",
+    "InputError",
+    "NotebookError",
+    "SettingError",
+    "SourceError",
+    "StorageError",
+    "TarsError",
+    "storage_error",
+]
 
 
 class TarsError(Exception):
@@ -68,3 +81,29 @@ class NotebookError(TarsError):
     """A phase notebook failed; the failed notebook is kept for inspection."""
 
     exit_code = 4
+
+
+class StorageError(TarsError):
+    """An output could not be written (full disk, quota, read-only); the file is named."""
+
+    exit_code = 5
+
+
+class BusyError(TarsError):
+    """Another tars run holds the workspace's lock; nothing was changed."""
+
+    exit_code = 6
+
+
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
+
+
+def storage_error(exc: OSError, path: object) -> TarsError | None:
+    """The one-line error for a failed write of ``path``, or None if it is not about space.
+
+    A full disk is not bad input (exit 2): it gets its own status so a cron
+    wrapper can tell "fix the disk" from "fix the file".
+    """
+    if exc.errno in _STORAGE_ERRNOS:
+        return StorageError(f"{path}: cannot write: {exc.strerror or exc}; nothing was replaced")
+    return None
