@@ -108,10 +108,80 @@ def test_no_data_is_missing_not_zero(catalogue: Catalogue):
     assert zero_traffic.value is None
 
 
-def test_two_series_where_one_is_expected_is_refused(catalogue: Catalogue):
+def test_two_series_where_one_is_expected_cost_only_that_kpi(catalogue: Catalogue):
     two = SeriesSet(T, ({"a": "1"}, {"a": "2"}), np.ones((2, 4)))
-    with pytest.raises(ValueError, match="wrap it in sum"):
-        kpi_window(catalogue.kpis["avg_cpu_percent"], {"value": two}, 300, catalogue.pricing)
+    window = kpi_window(catalogue.kpis["avg_cpu_percent"], {"value": two}, 300, catalogue.pricing)
+    assert window.value is None
+    assert window.warning is not None and "returned 2 series where one was expected" in (
+        window.warning
+    )
+    ratio = kpi_window(
+        catalogue.kpis["error_rate"],
+        {"numerator": two, "denominator": one([10.0] * 4)},
+        300,
+        catalogue.pricing,
+    )
+    assert ratio.value is None and ratio.warning and "query numerator" in ratio.warning
+
+
+def _histogram(bounds: tuple[str, ...], rows: np.ndarray) -> SeriesSet:
+    return SeriesSet(T[:2], tuple({"le": b} for b in bounds), rows)
+
+
+ROWS = np.array([[90, 0], [99, 0], [100, 0], [100, 10], [100, 10]], dtype=float)
+LES = ("0.1", "0.25", "0.5", "1", "+Inf")
+
+
+def test_histogram_without_inf_bucket_has_no_value(catalogue: Catalogue):
+    """Prometheus' histogram_quantile is NaN without +Inf: the KPI is missing, with the reason."""
+    spec = catalogue.kpis["p99_latency_ms"]
+    window = kpi_window(spec, {"buckets": _histogram(LES[:-1], ROWS[:-1])}, 300, catalogue.pricing)
+    assert window.value is None and window.series.size == 0
+    assert window.warning is not None and 'no le="+Inf" bucket' in window.warning
+
+
+def test_bucket_with_a_non_numeric_le_is_ignored_as_prometheus_does(catalogue: Catalogue):
+    spec = catalogue.kpis["p99_latency_ms"]
+    clean = kpi_window(spec, {"buckets": _histogram(LES, ROWS)}, 300, catalogue.pricing)
+    extra = np.vstack([ROWS, [[5.0, 7.0]]])
+    odd = kpi_window(spec, {"buckets": _histogram((*LES, "abc"), extra)}, 300, catalogue.pricing)
+    assert clean.value is not None and odd.value == clean.value
+    np.testing.assert_array_equal(odd.series, clean.series)
+    assert odd.warning is not None and "le='abc'" in odd.warning
+    assert clean.warning is None
+
+
+@pytest.mark.parametrize("huge", [1e308, -1e308, 1e101])
+def test_values_no_measurement_reaches_leave_the_kpi_missing(catalogue: Catalogue, huge: float):
+    """A gauge of 1e308 made a six-line ValidationError; now the KPI alone has no value."""
+    for kpi in ("db_connections", "peak_cpu_percent", "requests_per_second"):
+        spec = catalogue.kpis[kpi]
+        component = next(iter(spec.queries))
+        window = kpi_window(spec, {component: one([1.0, huge, 2.0, 3.0])}, 300, catalogue.pricing)
+        assert window.value is None, kpi
+        assert window.warning is not None and f"{abs(huge):.3g}" in window.warning
+    buckets = _histogram(LES, np.where(ROWS == 99, huge, ROWS))
+    p99 = kpi_window(catalogue.kpis["p99_latency_ms"], {"buckets": buckets}, 300, catalogue.pricing)
+    assert p99.value is None and p99.warning
+
+
+def test_a_ratio_that_overflows_is_missing_not_infinite(catalogue: Catalogue):
+    spec = catalogue.kpis["error_rate"]
+    window = kpi_window(
+        spec,
+        {"numerator": one([1e99, 0, 0, 0]), "denominator": one([1e-300, 0, 0, 0])},
+        300,
+        catalogue.pricing,
+    )
+    assert window.value is None and window.warning and "overflowed" in window.warning
+
+
+def test_negative_counts_leave_a_ratio_missing(catalogue: Catalogue):
+    spec = catalogue.kpis["availability"]
+    window = kpi_window(
+        spec, {"numerator": one([-5.0] * 4), "denominator": one([10.0] * 4)}, 300, catalogue.pricing
+    )
+    assert window.value is None and window.warning and "cannot be negative" in window.warning
 
 
 def test_series_stats():

@@ -47,28 +47,22 @@ def test_backend_down_exits_3_with_one_line_and_writes_nothing(tmp_path: Path) -
     out = tmp_path / "ga_kpis"
     out.mkdir()
     (out / "ga_kpi_summary.json").write_text("earlier run\n")
-    url = f"http://alice:s3cret@127.0.0.1:{closed_port()}"
-    result = run(
-        "ga-kpi",
-        "--prometheus-url",
-        url,
-        "--ga-timestamp",
-        "2025-11-18T00:00:00Z",
-        "--retries",
-        "1",
-        "--timeout",
-        "2",
-        cwd=tmp_path,
-        env={"TARS_PROMETHEUS_TOKEN": CANARY},
-    )
-    assert result.returncode == 3
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "connection refused (is the backend running?)" in lines[0]
-    assert "http://***@127.0.0.1:" in lines[0]
-    assert "query " in lines[0] and "increase(" in lines[0]
-    assert "s3cret" not in result.stderr + result.stdout
-    assert CANARY not in result.stderr + result.stdout
+    port = closed_port()
+    flags = ("--ga-timestamp", "2025-11-18T00:00:00Z", "--retries", "1", "--timeout", "2")
+    # credentials in the URL, then from the environment (both together are refused)
+    for url, env in (
+        (f"http://alice:s3cret@127.0.0.1:{port}", None),
+        (f"http://127.0.0.1:{port}", {"TARS_PROMETHEUS_TOKEN": CANARY}),
+    ):
+        result = run("ga-kpi", "--prometheus-url", url, *flags, cwd=tmp_path, env=env)
+        assert result.returncode == 3
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert "connection refused (is the backend running?)" in lines[0]
+        assert ("http://***@127.0.0.1:" if "@" in url else url) in lines[0]
+        assert "query " in lines[0] and "increase(" in lines[0]
+        assert "s3cret" not in result.stderr + result.stdout
+        assert CANARY not in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
     assert (out / "ga_kpi_summary.json").read_text() == "earlier run\n"
     assert sorted(p.name for p in out.iterdir()) == ["ga_kpi_summary.json"]

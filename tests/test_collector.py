@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from tars_lib.collect.collector import (
@@ -13,7 +16,9 @@ from tars_lib.collect.collector import (
 )
 from tars_lib.core.catalogue import Catalogue
 from tars_lib.core.errors import InputError
-from tars_lib.sources.scenario import ScenarioSource
+from tars_lib.core.models import SourceInfo
+from tars_lib.sources.base import Progress, RangeQuery, SeriesSet, SourceWarning
+from tars_lib.sources.scenario import ScenarioSource, load_scenario, simulate
 
 from .conftest import SCENARIO
 from .truth import day_truth
@@ -132,3 +137,84 @@ def test_selector_scopes_the_scenario(catalogue, ga_summary):  # type: ignore[no
     summary = build_day_summary(other, catalogue, ga_summary, 1, NOW)
     assert all(v.value is None for v in summary.kpis.values())  # missing, never 0
     assert all(s.bad_fraction is None for s in summary.slos.values())
+
+
+class OddBackend:
+    """The scenario's answers with some changed as a misbehaving backend would change them."""
+
+    def __init__(self, inner: ScenarioSource, change: dict[str, Callable[[SeriesSet], SeriesSet]]):
+        self.inner, self.change = inner, change
+
+    @property
+    def info(self) -> SourceInfo:
+        return SourceInfo(kind="prometheus", location="http://odd.example:9090")
+
+    def fetch(
+        self, queries: Sequence[RangeQuery], progress: Progress | None = None
+    ) -> dict[str, SeriesSet]:
+        answers = self.inner.fetch(queries, progress)
+        return {k: self.change.get(k, lambda s: s)(v) for k, v in answers.items()}
+
+
+def without_inf(buckets: SeriesSet) -> SeriesSet:
+    keep = [i for i, labels in enumerate(buckets.labels) if labels["le"] != "+Inf"]
+    return SeriesSet(
+        buckets.timestamps, tuple(buckets.labels[i] for i in keep), buckets.values[keep]
+    )
+
+
+def twice(series: SeriesSet) -> SeriesSet:
+    return SeriesSet(
+        series.timestamps, ({"instance": "a"}, {"instance": "b"}), np.vstack([series.values] * 2)
+    )
+
+
+def huge(series: SeriesSet) -> SeriesSet:
+    return SeriesSet(series.timestamps, series.labels, np.full_like(series.values, 1e308))
+
+
+def test_an_unusable_answer_costs_only_its_kpi(source, catalogue, ga_summary):  # type: ignore[no-untyped-def]
+    clean = build_day_summary(source, catalogue, ga_summary, 2, NOW)
+    odd = OddBackend(
+        source,
+        {
+            "p99_latency_ms/buckets": without_inf,
+            "avg_cpu_percent/value": twice,
+            "db_connections/value": huge,
+        },
+    )
+    with pytest.warns(SourceWarning) as said:
+        summary = build_day_summary(odd, catalogue, ga_summary, 2, NOW)
+    broken = {"p99_latency_ms", "avg_cpu_percent", "db_connections"}
+    assert {w.message.kpi for w in said if isinstance(w.message, SourceWarning)} == broken
+    for w in said:
+        assert "http://odd.example:9090" in str(w.message) and "recorded as missing" in str(
+            w.message
+        )
+    for kpi, value in summary.kpis.items():
+        if kpi in broken:
+            assert value.value is None and value.series_5m is None, kpi
+            assert summary.drift_percent[kpi] is None
+        else:
+            assert value == clean.kpis[kpi], kpi
+    assert summary.slos["p99_latency"].bad_fraction is None  # judged on no data, not on 0
+    assert summary.slos["availability"] == clean.slos["availability"]
+
+
+def test_a_clean_answer_warns_nothing(source, catalogue, ga_summary):  # type: ignore[no-untyped-def]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        build_day_summary(source, catalogue, ga_summary, 3, NOW)
+
+
+@pytest.mark.parametrize("opencost", [True, False])
+def test_scenario_sample_budget_counts_what_simulate_makes(opencost: bool) -> None:
+    """The limit that refuses ``replicas: 10000`` counts the samples simulate would make."""
+    scenario = load_scenario(SCENARIO).model_copy(
+        update={"replicas": 3, "days_before_ga": 0, "days_after_ga": 1, "opencost": opencost}
+    )
+    raw = simulate(scenario)
+    series = sum(len(v) for v in (*raw.counters.values(), *raw.gauges.values()))
+    assert scenario.series_per_replica * scenario.replicas == series
+    assert scenario.scrapes == len(raw.timestamps)
+    assert scenario.samples == series * len(raw.timestamps)

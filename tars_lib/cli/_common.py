@@ -11,16 +11,18 @@ import argparse
 import dataclasses
 import inspect
 import sys
+import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, TextIO, TypeAlias
 
 from tars_lib.collect.collector import request_count
 from tars_lib.core.catalogue import Catalogue
 from tars_lib.core.errors import InputError
 from tars_lib.core.models import AnomalyParameters, KpiValue
 from tars_lib.core.workspace import PROJECT, Workspace
+from tars_lib.sources.base import SourceWarning
 from tars_lib.sources.spec import SourceSpec
 
 __all__ = [
@@ -270,8 +272,39 @@ class Bar:
             self._bar.close()
 
 
+_show_warning = warnings.showwarning
+_EXPLAINED: set[str] = set()
+"""KPIs a ``SourceWarning`` already said why they have no value."""
+_SHOWN: set[str] = set()
+
+
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """A ``SourceWarning`` as one ``tars: warning:`` line, not Python's two-line format."""
+    if not issubclass(category, SourceWarning):
+        _show_warning(message, category, filename, lineno, file, line)
+        return
+    kpi = getattr(message, "kpi", None)
+    if kpi:
+        _EXPLAINED.add(kpi)
+    text = f"tars: warning: {message}"
+    if text not in _SHOWN:  # once: the GA day and the week before often share a problem
+        _SHOWN.add(text)
+        print(text, file=file or sys.stderr)
+
+
+warnings.showwarning = _one_line_warning  # the CLI's process only: notebooks keep Python's
+
+
 def warn_missing(command: str, kpis: dict[str, KpiValue]) -> None:
-    missing = [k for k, v in kpis.items() if v.value is None]
+    """One line for the KPIs without a value that no ``SourceWarning`` has explained."""
+    missing = [k for k, v in kpis.items() if v.value is None and k not in _EXPLAINED]
     if missing:
         print(
             f"{command}: warning: no data for {', '.join(missing)} (recorded as missing, "

@@ -4,6 +4,10 @@ Pure functions. Ratios are ratios of the day's summed counts (not a mean of
 5-minute ratios); quantiles come from the day's summed bucket increases with
 Prometheus' ``histogram_quantile`` interpolation, so a day's p99 is the p99 of
 the day's requests.
+
+An answer the backend should not have given (two series where one was
+expected, a histogram without ``+Inf``, values no measurement reaches) costs
+only its own KPI: that KPI has no value and ``KpiWindow.warning`` says why.
 """
 
 from __future__ import annotations
@@ -19,9 +23,18 @@ from tars_lib.core.catalogue import KpiSpec, Pricing
 from tars_lib.core.models import KpiStats
 from tars_lib.sources.base import SeriesSet
 
-__all__ = ["KpiWindow", "histogram_quantile", "kpi_window", "series_stats"]
+__all__ = ["MAX_SAMPLE", "KpiWindow", "histogram_quantile", "kpi_window", "series_stats"]
 
 Array = npt.NDArray[np.float64]
+
+MAX_SAMPLE = 1e100
+"""The largest magnitude taken as a measurement; beyond it a sample is a broken exporter.
+
+No gauge or 5-minute increase comes near it, and below it the sums, squares
+and ratios the day's statistics take stay finite. A KPI with such a sample
+gets no value and a warning rather than a clamped number: a null that says
+why is something an SRE can act on, a plausible-looking wrong number is not.
+"""
 
 
 def histogram_quantile(q: float, bounds: Array, cumulative: Array) -> Array:
@@ -65,24 +78,73 @@ class KpiWindow:
     series: Array
     missing: str | None = None  # why there is no value
     counts: dict[str, float] | None = None  # ratio KPIs: summed numerator and denominator
+    warning: str | None = None  # what in the backend's answer was unusable: to tell the user
 
 
-def _single(series: SeriesSet, key: str) -> Array | None:
+class _Unusable(Exception):
+    """The backend's answer for one component cannot give the KPI a value (the message: why)."""
+
+
+def _check_magnitude(values: Array, component: str) -> None:
+    finite = np.abs(values[np.isfinite(values)])
+    if finite.size and float(finite.max()) > MAX_SAMPLE:
+        raise _Unusable(
+            f"query {component} returned {float(finite.max()):.3g}, beyond the "
+            f"{MAX_SAMPLE:g} no measurement reaches"
+        )
+
+
+def _single(series: SeriesSet, component: str) -> Array | None:
     if not series.has_data:
         return None
     if len(series.labels) > 1:
-        raise ValueError(f"{key}: query returned {len(series.labels)} series; wrap it in sum()")
-    return np.asarray(series.values[0], dtype=np.float64)
+        raise _Unusable(
+            f"query {component} returned {len(series.labels)} series where one was expected "
+            "(aggregate it with sum() or avg(), or narrow --selector)"
+        )
+    values = np.asarray(series.values[0], dtype=np.float64)
+    _check_magnitude(values, component)
+    return values
 
 
-def _buckets(series: SeriesSet) -> tuple[Array, Array] | None:
+def _le(labels: Mapping[str, str]) -> float:
+    """A bucket's upper bound, NaN when its ``le`` label is absent or not a number."""
+    try:
+        return float(labels.get("le", "nan"))
+    except ValueError:
+        return math.nan
+
+
+def _buckets(series: SeriesSet, component: str) -> tuple[Array, Array, str | None] | None:
+    """Bounds and counts sorted by bound, and a note on series skipped for a bad ``le``.
+
+    As Prometheus' histogram_quantile does: a series whose ``le`` is not a number
+    is ignored, and without a ``+Inf`` bucket the quantile is NaN (here: no value).
+    """
     if not series.has_data:
         return None
-    bounds = np.array([float(labels.get("le", "nan")) for labels in series.labels])
-    if np.isnan(bounds).any() or not np.isinf(bounds).any():
-        raise ValueError("bucket query must return series with an le label, including +Inf")
-    order = np.argsort(bounds)
-    return bounds[order], series.values[order]
+    bounds = np.array([_le(labels) for labels in series.labels], dtype=np.float64)
+    good = ~np.isnan(bounds)
+    note = None
+    if not good.all():
+        bad = sorted(
+            {
+                labels.get("le", "(none)")[:40]
+                for labels, ok in zip(series.labels, good, strict=True)
+                if not ok
+            }
+        )
+        shown = ", ".join(f"le={v!r}" for v in bad[:3]) + (", ..." if len(bad) > 3 else "")
+        note = f"ignored {int((~good).sum())} bucket series of query {component} with {shown}"
+    if not np.isposinf(bounds[good]).any():
+        raise _Unusable(
+            f'query {component} returned no le="+Inf" bucket '
+            "(Prometheus' histogram_quantile gives NaN without it)" + (f"; {note}" if note else "")
+        )
+    counts = np.asarray(series.values[good], dtype=np.float64)
+    _check_magnitude(counts, component)
+    order = np.argsort(bounds[good])
+    return bounds[good][order], counts[order], note
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -92,18 +154,43 @@ def _finite_or_none(value: float) -> float | None:
 def kpi_window(
     spec: KpiSpec, components: Mapping[str, SeriesSet], step: int, pricing: Pricing
 ) -> KpiWindow:
-    """The KPI's value and series over the window its component series cover."""
+    """The KPI's value and series over the window its component series cover.
+
+    Never raises for what the backend answered: an unusable answer is a window
+    without a value whose ``warning`` says what was wrong with it.
+    """
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below
+            window = _window(spec, components, step, pricing)
+    except _Unusable as exc:
+        return KpiWindow(None, np.empty(0), str(exc), warning=str(exc))
+    if window.value is None:
+        return window
+    finite = window.series[np.isfinite(window.series)]
+    largest = max(abs(window.value), float(np.abs(finite).max(initial=0.0)))
+    if not math.isfinite(window.value) or largest > MAX_SAMPLE:
+        reason = (
+            f"its value ({largest:.3g}) overflowed or is beyond the {MAX_SAMPLE:g} "
+            "no measurement reaches"
+        )
+        return KpiWindow(None, np.empty(0), reason, warning=reason)
+    return window
+
+
+def _window(
+    spec: KpiSpec, components: Mapping[str, SeriesSet], step: int, pricing: Pricing
+) -> KpiWindow:
     kind = spec.aggregate
     empty = np.empty(0)
     if kind == "quantile":
-        got = _buckets(components["buckets"])
+        got = _buckets(components["buckets"], "buckets")
         if got is None:
             return KpiWindow(None, empty, "no histogram buckets")
-        bounds, counts = got
+        bounds, counts, note = got
         assert spec.quantile is not None
         series = histogram_quantile(spec.quantile, bounds, counts) * spec.scale
         day = histogram_quantile(spec.quantile, bounds, np.nansum(counts, axis=1)[:, None])
-        return KpiWindow(_finite_or_none(float(day[0]) * spec.scale), series)
+        return KpiWindow(_finite_or_none(float(day[0]) * spec.scale), series, warning=note)
     if kind == "ratio":
         num = _single(components["numerator"], "numerator")
         den = _single(components["denominator"], "denominator")
@@ -116,6 +203,8 @@ def kpi_window(
         if total <= 0:
             return KpiWindow(None, series, "no events in the window (denominator 0)")
         part = float(num[ok].sum())
+        if part < 0:
+            raise _Unusable(f"query numerator sums to {part:g}; a count cannot be negative")
         summed = {"numerator": part, "denominator": total}
         return KpiWindow(100.0 * part / total, series, counts=summed)
     if kind == "cost":
@@ -129,7 +218,8 @@ def kpi_window(
             return KpiWindow(None, empty, "no cost data (OpenCost or cores and memory)")
         series = hourly * 24.0
         return KpiWindow(_finite_or_none(float(np.nanmean(series))), series)
-    values = _single(components["count" if kind == "rate" else "value"], kind)
+    component = "count" if kind == "rate" else "value"
+    values = _single(components[component], component)
     if values is None:
         return KpiWindow(None, empty, "query returned no data")
     if kind == "rate":

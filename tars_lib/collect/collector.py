@@ -7,6 +7,7 @@ every query at a 5-minute step, and turn them into the artifacts' models.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
@@ -25,7 +26,7 @@ from tars_lib.core.models import (
     format_utc,
 )
 from tars_lib.core.policy import CRITICAL_BURN_RATE
-from tars_lib.sources.base import MetricSource, Progress, RangeQuery
+from tars_lib.sources.base import MetricSource, Progress, RangeQuery, SourceWarning
 
 __all__ = [
     "ROLLBACK_DRIFT_PERCENT",
@@ -72,15 +73,32 @@ def collect_window(
     end: datetime,
     progress: Progress | None = None,
 ) -> dict[str, KpiWindow]:
+    """Every KPI over the window; an answer unusable for one KPI costs that KPI only.
+
+    Such a KPI is recorded as missing (null, never 0) and a ``SourceWarning``
+    names it and the reason, so the day's other KPIs and SLOs are still judged.
+    """
     fetched = source.fetch(window_queries(catalogue, start, end), progress)
     out = {}
     for kpi, spec in catalogue.kpis.items():
         components = {c: fetched[f"{kpi}/{c}"] for c in (*spec.queries, *spec.fallback)}
-        try:
-            out[kpi] = kpi_window(spec, components, STEP_SECONDS, catalogue.pricing)
-        except ValueError as exc:
-            raise InputError(f"KPI catalogue: kpis.{kpi}.queries: {exc}") from None
+        window = kpi_window(spec, components, STEP_SECONDS, catalogue.pricing)
+        if window.warning:
+            _warn(kpi, window, source)
+        out[kpi] = window
     return out
+
+
+def _warn(kpi: str, window: KpiWindow, source: MetricSource) -> None:
+    where = source.info.location
+    if window.value is None:
+        message = (
+            f"{kpi}: no value: the answer from {where} is unusable: {window.warning}; "
+            "recorded as missing, the other KPIs are unaffected"
+        )
+    else:
+        message = f"{kpi}: {window.warning} in the answer from {where}"
+    warnings.warn(SourceWarning(message, kpi if window.value is None else None), stacklevel=3)
 
 
 def _rounded_series(series: np.ndarray) -> list[float | None]:

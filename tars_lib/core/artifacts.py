@@ -21,9 +21,11 @@ from tars_lib.core.errors import InputError, storage_error
 
 __all__ = [
     "MAX_ARTIFACT_BYTES",
+    "NESTED_TOO_DEEP",
     "describe_validation_error",
     "dump_json",
     "field_path",
+    "first_line",
     "read_artifact",
     "write_artifact",
     "write_text_atomic",
@@ -51,6 +53,8 @@ def field_path(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif not part or not part.isprintable() or part.strip() != part:
+            out += f"[{part!r}]"  # a key with a newline must not break the one-line message
         else:
             out += f".{part}" if out else str(part)
     return out or "(top level)"
@@ -82,12 +86,30 @@ def read_artifact(path: Path, model: type[M]) -> M:
         raise InputError(
             f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
+    except RecursionError:
+        raise InputError(f"{path}: invalid JSON: {NESTED_TOO_DEEP}") from None
+    except ValueError as exc:  # an integer of more than 4300 digits
+        raise InputError(f"{path}: invalid JSON: {first_line(exc)}") from None
     try:
         # strict: "99.5" is not a number and "no" is not a boolean, as the JSON Schema says;
         # NaN and Infinity reach the model and are refused at their field
         return model.model_validate_json(text, strict=True)
     except ValidationError as exc:
         raise InputError(describe_validation_error(path, exc)) from None
+    except RecursionError:
+        raise InputError(f"{path}: {NESTED_TOO_DEEP}") from None
+    except (OverflowError, ArithmeticError) as exc:
+        # a model's check computing from a value (9999-12-31 plus a day) out of range
+        raise InputError(f"{path}: a date or number is out of range: {first_line(exc)}") from None
+
+
+NESTED_TOO_DEEP = "nested too deeply to be an artifact or a configuration file"
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's message as one line, for an ``InputError``."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def describe_validation_error(path: Path, exc: ValidationError) -> str:

@@ -6,12 +6,12 @@ Loaded once per command and passed down; nothing else reads the YAML.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from tars_lib.core.artifacts import describe_validation_error
+from tars_lib.core.artifacts import NESTED_TOO_DEEP, describe_validation_error, first_line
 from tars_lib.core.errors import InputError, SettingError
 from tars_lib.core.workspace import PROJECT
 
@@ -27,9 +27,12 @@ __all__ = [
     "load_catalogue",
     "meets_target",
     "read_yaml",
+    "validate_yaml",
 ]
 
 DEFAULT_CONFIG = PROJECT.catalogue
+
+M = TypeVar("M", bound=BaseModel)
 
 Direction = Literal["higher", "lower", "neutral"]
 
@@ -181,14 +184,42 @@ def meets_target(value: float, spec: KpiSpec) -> bool | None:
     return value <= spec.target
 
 
+MAX_CONFIG_BYTES = 16 * 2**20
+"""A catalogue, a scenario or a changes file is kilobytes; anything this large is not one."""
+
+
 def read_yaml(path: Path, what: str) -> object:
+    """The YAML document at ``path``; every way it can be unreadable is one ``InputError``.
+
+    PyYAML raises more than ``YAMLError``: ``RecursionError`` for deep nesting,
+    ``ValueError`` for a timestamp such as 2025-13-45 or an integer of 5,000 digits.
+    """
     if not path.is_file():
         raise InputError(f"{path}: {what} not found")
+    size = path.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise InputError(
+            f"{path}: {size / 1e6:.1f} MB is over the {MAX_CONFIG_BYTES // 2**20} MiB limit "
+            f"for a {what}; is this the right file?"
+        )
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        reason = str(exc).splitlines()[0]
-        raise InputError(f"{path}: not valid YAML: {reason}") from None
+    except RecursionError:
+        raise InputError(f"{path}: not valid YAML: {NESTED_TOO_DEEP}") from None
+    except (yaml.YAMLError, UnicodeDecodeError, ValueError, OverflowError, TypeError) as exc:
+        raise InputError(f"{path}: not valid YAML: {first_line(exc)}") from None
+
+
+def validate_yaml(model: type[M], data: object, path: Path) -> M:
+    """``model`` from a YAML document, or one ``InputError`` naming the file and field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(describe_validation_error(path, exc)) from None
+    except RecursionError:
+        raise InputError(f"{path}: {NESTED_TOO_DEEP}") from None
+    except (OverflowError, ArithmeticError) as exc:
+        raise InputError(f"{path}: a date or number is out of range: {first_line(exc)}") from None
 
 
 def load_catalogue(path: Path | None = None) -> Catalogue:
@@ -196,16 +227,11 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
     path = Path(path) if path is not None else DEFAULT_CONFIG
     if not path.is_file():
         raise SettingError("config", "{value}: KPI catalogue not found (given as {config})", path)
-    data = read_yaml(path, "KPI catalogue")
-    try:
-        catalogue = Catalogue.model_validate(data)
-    except ValidationError as exc:
-        raise InputError(describe_validation_error(path, exc)) from None
+    catalogue = validate_yaml(Catalogue, read_yaml(path, "KPI catalogue"), path)
     if catalogue.pricing_file is None:
         return catalogue
     pricing_path = path.parent / catalogue.pricing_file
-    try:
-        pricing = Pricing.model_validate(read_yaml(pricing_path, "pricing file (pricing_file)"))
-    except ValidationError as exc:
-        raise InputError(describe_validation_error(pricing_path, exc)) from None
+    pricing = validate_yaml(
+        Pricing, read_yaml(pricing_path, "pricing file (pricing_file)"), pricing_path
+    )
     return catalogue.model_copy(update={"pricing": pricing})

@@ -10,11 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from pydantic import ValidationError
-
-from tars_lib.core.artifacts import describe_validation_error
-from tars_lib.core.catalogue import read_yaml
-from tars_lib.core.errors import InputError
+from tars_lib.core.catalogue import read_yaml, validate_yaml
 from tars_lib.core.models import Change, Changes
 
 __all__ = ["TOLERANCE", "explaining_change", "load_changes"]
@@ -27,10 +23,8 @@ def load_changes(path: Path | None) -> list[Change]:
     """The changes file's entries, oldest first; none when no file is given."""
     if path is None:
         return []
-    try:
-        changes = Changes.model_validate(read_yaml(Path(path), "changes file"))
-    except ValidationError as exc:
-        raise InputError(describe_validation_error(Path(path), exc)) from None
+    path = Path(path)
+    changes = validate_yaml(Changes, read_yaml(path, "changes file"), path)
     return sorted(changes.changes, key=lambda c: c.at)
 
 

@@ -18,10 +18,29 @@ import numpy.typing as npt
 
 from tars_lib.core.models import SourceInfo
 
-__all__ = ["MetricSource", "Progress", "RangeQuery", "SeriesSet", "apply_selector"]
+__all__ = [
+    "MetricSource",
+    "Progress",
+    "RangeQuery",
+    "SeriesSet",
+    "SourceWarning",
+    "apply_selector",
+]
 
 Progress = Callable[[int], None]
 """Called with the number of requests just completed."""
+
+
+class SourceWarning(UserWarning):
+    """Something about the backend or its answer the user should know; the run goes on.
+
+    A ``warnings`` category so a notebook shows it and the CLI prints it as one
+    line (``tars_lib.cli._common``); ``kpi`` names the KPI it cost, if any.
+    """
+
+    def __init__(self, message: str, kpi: str | None = None) -> None:
+        super().__init__(message)
+        self.kpi = kpi
 
 
 @dataclass(frozen=True)

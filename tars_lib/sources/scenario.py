@@ -14,18 +14,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal, TextIO
 
 import numpy as np
 import numpy.typing as npt
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from scipy.special import ndtr
 
-from tars_lib.core.artifacts import describe_validation_error
+from tars_lib.core.catalogue import read_yaml, validate_yaml
 from tars_lib.core.errors import InputError, SettingError
 from tars_lib.core.models import SourceInfo, UtcDatetime
 from tars_lib.core.workspace import PROJECT
@@ -46,6 +45,14 @@ DEFAULT_SCENARIO = PROJECT.scenario
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 """The Prometheus client libraries' default latency buckets (seconds), plus +Inf."""
 
+_BOUNDED = {
+    "error_fraction",
+    "not_found_fraction",
+    "redis_hit_ratio",
+    "db_cache_hit_ratio",
+}
+"""Quantities that are shares of something: a ``set`` above 1 is a mistake."""
+
 Quantity = Literal[
     "requests_per_second",
     "error_fraction",
@@ -65,26 +72,45 @@ class _Config(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
 
 
-Positive = Annotated[float, Field(gt=0.0)]
+Positive = Annotated[float, Field(gt=0.0, le=1e9)]
+"""Upper bounds keep the simulation's counts in range (numpy's Poisson refuses means
+above ~1e19) and every quantity far beyond any real service."""
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+PerRequest = Annotated[float, Field(gt=0.0, le=1000.0)]
+Spread = Annotated[float, Field(ge=0.0, le=1e6)]
+
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
+"""Moments a scenario may name: a week around them stays in datetime's range."""
+
+MAX_SAMPLES = 50_000_000
+"""Simulated samples (series x scrapes) a scenario may ask for: about 400 MB of floats.
+
+The bundled week is under a million; ``replicas: 10000`` would be 7 billion and
+end in a ``MemoryError`` after minutes, so it is refused when the file is read."""
+
+
+def _in_range(moment: datetime | None) -> datetime | None:
+    if moment is not None and not EARLIEST <= moment < LATEST:
+        raise ValueError(f"must be in the years {EARLIEST.year}..{LATEST.year - 1}")
+    return moment
 
 
 class Baseline(_Config):
-    requests_per_second: Positive
+    requests_per_second: Annotated[float, Field(gt=0.0, le=1e7)]
     error_fraction: Fraction
     not_found_fraction: Fraction
-    latency_median_seconds: Positive
-    latency_sigma: Positive
+    latency_median_seconds: Annotated[float, Field(gt=0.0, le=3600.0)]
+    latency_sigma: Annotated[float, Field(gt=0.0, le=10.0)]
     cpu_percent: Annotated[float, Field(gt=0.0, lt=100.0)]
     cpu_cores: Annotated[int, Field(ge=1, le=256)]
     memory_percent: Annotated[float, Field(gt=0.0, lt=100.0)]
-    memory_total_gib: Positive
+    memory_total_gib: Annotated[float, Field(gt=0.0, le=1e6)]
     redis_hit_ratio: Fraction
-    redis_ops_per_request: Positive
+    redis_ops_per_request: PerRequest
     redis_memory_mb: Positive
-    db_connections: Positive
+    db_connections: Annotated[float, Field(gt=0.0, le=1e6)]
     db_cache_hit_ratio: Fraction
-    db_blocks_per_request: Positive
+    db_blocks_per_request: PerRequest
     hourly_cost_usd: Positive
 
 
@@ -94,12 +120,13 @@ class Seasonality(_Config):
 
 
 class Noise(_Config):
-    traffic: Annotated[float, Field(ge=0.0)] = 0.0
-    latency: Annotated[float, Field(ge=0.0)] = 0.0
-    cpu_percent: Annotated[float, Field(ge=0.0)] = 0.0
-    memory_percent: Annotated[float, Field(ge=0.0)] = 0.0
-    redis_memory_mb: Annotated[float, Field(ge=0.0)] = 0.0
-    db_connections: Annotated[float, Field(ge=0.0)] = 0.0
+    traffic: Annotated[float, Field(ge=0.0, le=2.0)] = 0.0
+    """Relative (log-normal): 2 already swings traffic by a factor of 50."""
+    latency: Annotated[float, Field(ge=0.0, le=2.0)] = 0.0
+    cpu_percent: Annotated[float, Field(ge=0.0, le=100.0)] = 0.0
+    memory_percent: Annotated[float, Field(ge=0.0, le=100.0)] = 0.0
+    redis_memory_mb: Spread = 0.0
+    db_connections: Spread = 0.0
 
 
 class Incident(_Config):
@@ -108,14 +135,19 @@ class Incident(_Config):
     quantity: Quantity
     start: UtcDatetime
     end: UtcDatetime | None = None
-    duration_minutes: Annotated[float, Field(gt=0.0)] | None = None
-    factor: Positive | None = None
-    set: Annotated[float, Field(ge=0.0)] | None = None
-    ramp_percent: float | None = None
-    step_percent: float | None = None
+    duration_minutes: Annotated[float, Field(gt=0.0, le=60 * 24 * 60)] | None = None
+    factor: Annotated[float, Field(gt=0.0, le=1000.0)] | None = None
+    set: Annotated[float, Field(ge=0.0, le=1e9)] | None = None
+    ramp_percent: Annotated[float, Field(gt=-100.0, le=1e5)] | None = None
+    step_percent: Annotated[float, Field(gt=-100.0, le=1e5)] | None = None
+    """Above -100: a quantity never reaches zero or goes negative."""
+
+    _moments = field_validator("start", "end")(_in_range)
 
     @model_validator(mode="after")
     def _one_shape(self) -> Incident:
+        if self.set is not None and self.quantity in _BOUNDED and self.set > 1.0:
+            raise ValueError(f"set {self.set:g} for {self.quantity}: a fraction is at most 1")
         shapes = [self.factor, self.set, self.ramp_percent, self.step_percent]
         if sum(s is not None for s in shapes) != 1:
             raise ValueError("give exactly one of factor, set, ramp_percent, step_percent")
@@ -135,24 +167,49 @@ class Incident(_Config):
 
 class Scenario(_Config):
     name: str
-    seed: int
+    seed: Annotated[int, Field(ge=0, le=2**64 - 1)]
+    """numpy's generators take a non-negative seed."""
     ga_timestamp: UtcDatetime
     days_before_ga: Annotated[int, Field(ge=0, le=30)] = 7
     days_after_ga: Annotated[int, Field(ge=1, le=31)] = 8
     scrape_interval_seconds: Annotated[int, Field(ge=5, le=300)] = 60
     job: str = "api"
-    replicas: Annotated[int, Field(ge=1, le=10_000)] = 1
+    replicas: Annotated[int, Field(ge=1, le=1000)] = 1
     opencost: bool = True
     baseline: Baseline
     seasonality: Seasonality = Seasonality()
     noise: Noise = Noise()
     incidents: list[Incident] = []
 
+    _moments = field_validator("ga_timestamp")(_in_range)
+
     @model_validator(mode="after")
     def _aligned(self) -> Scenario:
         if 300 % self.scrape_interval_seconds:
             raise ValueError("scrape_interval_seconds must divide 300 (the 5-minute windows)")
+        if self.samples > MAX_SAMPLES:
+            raise ValueError(
+                f"{self.replicas} replicas x {self.series_per_replica} series x "
+                f"{self.scrapes} scrapes is {self.samples:,} samples, over the "
+                f"{MAX_SAMPLES:,} a simulation may hold; use fewer replicas, cpu_cores "
+                "or days, or a longer scrape_interval_seconds"
+            )
         return self
+
+    @property
+    def series_per_replica(self) -> int:
+        """Requests by code (3), buckets (11 + Inf), count, sum, idle and user per core,
+        memory (2), redis (3), postgres (3) and OpenCost's gauge (see ``simulate``)."""
+        return 3 + len(BUCKETS) + 1 + 2 + 2 * self.baseline.cpu_cores + 2 + 3 + 3 + self.opencost
+
+    @property
+    def scrapes(self) -> int:
+        days = self.days_before_ga + self.days_after_ga
+        return days * 86400 // self.scrape_interval_seconds + 1
+
+    @property
+    def samples(self) -> int:
+        return self.replicas * self.series_per_replica * self.scrapes
 
     @property
     def start(self) -> datetime:
@@ -164,16 +221,9 @@ class Scenario(_Config):
 
 
 def load_scenario(path: Path) -> Scenario:
-    if not path.is_file():
-        raise InputError(f"{path}: scenario file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
-    try:
-        return Scenario.model_validate(data)
-    except ValidationError as exc:
-        raise InputError(describe_validation_error(path, exc)) from None
+    """The scenario at ``path``; any problem is one ``InputError`` naming the file and field."""
+    path = Path(path)
+    return validate_yaml(Scenario, read_yaml(path, "scenario file"), path)
 
 
 # --------------------------------------------------------------------------- simulation
@@ -261,9 +311,12 @@ def simulate(scenario: Scenario) -> RawSamples:
         rps *= np.exp(z.traffic * rng.standard_normal(n))
         requests = rng.poisson(rps * interval).astype(np.float64)
         requests[0] = 0.0
-        errors = rng.binomial(requests.astype(np.int64), mod("error_fraction", b.error_fraction))
+        # clipped: a factor on a share can push it past 1 (a no-op for the bundled week)
+        error_fraction = np.clip(mod("error_fraction", b.error_fraction), 0.0, 1.0)
+        errors = rng.binomial(requests.astype(np.int64), error_fraction)
         not_found = rng.binomial(
-            (requests - errors).astype(np.int64), mod("not_found_fraction", b.not_found_fraction)
+            (requests - errors).astype(np.int64),
+            np.clip(mod("not_found_fraction", b.not_found_fraction), 0.0, 1.0),
         )
         ok = requests - errors - not_found
         for code, counts in (("200", ok), ("404", not_found), ("500", errors)):

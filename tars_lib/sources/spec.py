@@ -10,16 +10,50 @@ environment, so they never reach a parameter, an argument or an output.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from tars_lib.core.errors import SettingError
 from tars_lib.core.workspace import PROJECT
 from tars_lib.sources.base import MetricSource
 
-__all__ = ["SourceSpec"]
+__all__ = ["SourceSpec", "check_prometheus_url", "hide_userinfo"]
 
 _EXAMPLE_SCENARIO = PROJECT.scenario.relative_to(PROJECT.root)
+
+
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+
+
+def hide_userinfo(url: str) -> str:
+    """``url`` with any ``user:password@`` shown as ``***@``, even when it does not parse."""
+    return _USERINFO.sub(r"\1***@", url)
+
+
+def check_prometheus_url(url: str) -> None:
+    """Refuse a URL requests could not use, naming the setting (not a traceback later).
+
+    ``http://[::1`` made urllib raise ``ValueError`` deep inside the first request.
+    """
+
+    def bad(reason: str) -> SettingError:
+        return SettingError(
+            "prometheus_url", f"{{prometheus_url}} {{value}}: {reason}", repr(hide_userinfo(url))
+        )
+
+    if not url.startswith(("http://", "https://")):
+        raise bad("must start with http:// or https://")
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise bad("has a space or a control character; percent-encode it")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (parsing the port is the check)
+    except ValueError as exc:
+        raise bad(f"not a valid URL ({exc})") from None
+    if not parts.hostname:
+        raise bad("has no host name, e.g. http://prometheus:9090")
 
 
 @dataclass(frozen=True)
@@ -43,6 +77,8 @@ class SourceSpec:
         object.__setattr__(self, "selector", self.selector or None)
         if self.prometheus_url and self.scenario:
             raise SettingError("prometheus_url", "give {prometheus_url} or {scenario}, not both")
+        if self.prometheus_url:
+            check_prometheus_url(self.prometheus_url)
         if not (isinstance(self.timeout, int | float) and math.isfinite(self.timeout)) or (
             self.timeout <= 0
         ):
