@@ -8,6 +8,7 @@ notebook and ``tars`` produce byte-identical JSON for the same inputs.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,7 @@ from tars_lib.core.models import (
     AnomalyEvents,
     AnomalyParameters,
     Change,
+    DayAnomalies,
     DaySummary,
     GaKpiSummary,
     HealthReport,
@@ -57,11 +59,15 @@ if TYPE_CHECKING:  # scipy.signal and scipy.stats take ~1.5 s to import: only wh
 
 __all__ = [
     "AnomalyRun",
+    "DaysRun",
     "anomalies_from_workspace",
+    "anomaly_evidence",
     "anomaly_window",
     "now_utc",
     "parse_timestamp",
     "run_anomalies",
+    "run_day_anomalies",
+    "run_day_health",
     "run_ga_kpi",
     "run_health",
     "run_regression",
@@ -77,7 +83,11 @@ def now_utc() -> datetime:
 
 
 def parse_timestamp(text: str, setting: str) -> datetime:
-    """An ISO 8601 moment with a time zone, in UTC; ``setting`` names it in errors."""
+    """An ISO 8601 moment with a time zone, in UTC; ``setting`` names it in errors.
+
+    Years 1970..2199 only: a release week around 0001-01-03 or 9999-12-31 would
+    take datetime arithmetic out of range (``OverflowError``) somewhere later.
+    """
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -91,6 +101,10 @@ def parse_timestamp(text: str, setting: str) -> datetime:
             setting,
             f"{{{setting}}} {{value}}: needs a time zone, e.g. 2025-11-18T00:00:00Z",
             repr(text),
+        )
+    if not 1970 <= moment.year < 2200:  # checked before converting, which can overflow
+        raise SettingError(
+            setting, f"{{{setting}}} {{value}}: must be in the years 1970..2199", repr(text)
         )
     return moment.astimezone(UTC)
 
@@ -215,6 +229,97 @@ def run_anomalies(
     return AnomalyRun(events, matrix, output_file)
 
 
+@dataclass(frozen=True)
+class DaysRun:
+    """Phase 3 in a workspace: the days (re)written and the week's view rebuilt."""
+
+    written: list[DayAnomalies]
+    events: AnomalyEvents
+    matrix: SeriesMatrix
+
+
+def run_day_anomalies(
+    source: MetricSource,
+    catalogue: Catalogue,
+    workspace: Workspace,
+    days: Sequence[int],
+    *,
+    detector: AnomalyParameters,
+    now: datetime,
+    progress: Progress | None = None,
+    changes: Sequence[Change] = (),
+    baseline_path: Path | None = None,
+) -> DaysRun:
+    """Phase 3 for ``days`` of the workspace's week, as evidence per day.
+
+    Detects over GA day .. the last of ``days`` (warmed up on the GA day) and
+    rewrites those days' files; an earlier day with no file yet, or with an event
+    that was still open when it was written, is written too (this run has its
+    data); every other day's file is left as it is, so rerunning a day never
+    loses another day's evidence. The week's ``anomaly_events.json`` is then
+    rebuilt from all the days' files, written together with them. A week made
+    before per-day evidence (that file alone) gets the evidence of all the days
+    it covered.
+    """
+    from tars_lib.judge.anomaly import combine_days, detect_days, matrix_from_windows
+
+    wanted = sorted(set(days))
+    if not wanted or not 1 <= wanted[0] <= wanted[-1] <= WEEK_DAYS:
+        raise SettingError(
+            "day_number", "{day_number} {value}: the release week has days 1..7", wanted
+        )
+    ga = read_artifact(Path(baseline_path or workspace.ga_path), GaKpiSummary).ga_timestamp
+    end = ga + (wanted[-1] + 1) * DAY
+    if end > now:
+        raise InputError(f"day {wanted[-1]} ends {end:%Y-%m-%dT%H:%M:%SZ}, in the future")
+    held = workspace.anomaly_days()
+    legacy = workspace.anomalies() if not held else None
+    if legacy is not None and end < legacy.window.end <= now:
+        # a week made before per-day evidence: its later days are made now, not dropped
+        end = ga + math.ceil((legacy.window.end - ga) / DAY) * DAY
+    last = round((end - ga) / DAY) - 1
+    redo = [
+        d for d in range(1, last + 1) if d not in wanted and (d not in held or not held[d].complete)
+    ]
+    windows = collect_window(source, catalogue, ga, end, progress)
+    grid = np.arange(int(ga.timestamp()) + STEP_SECONDS, int(end.timestamp()) + 1, STEP_SECONDS)
+    matrix = matrix_from_windows(
+        list(catalogue.kpis),
+        {k: w.series for k, w in windows.items()},
+        grid,
+        86400 // STEP_SECONDS,
+        STEP_SECONDS,
+    )
+    written = detect_days(matrix, catalogue, ga, [*redo, *wanted], detector, now, changes)
+    week = {**held, **{d.day_number: d for d in written}}
+    events = combine_days(list(week.values()), catalogue, now)
+    write_texts_atomic(
+        [
+            *((workspace.day_anomalies_path(d.day_number), dump_json(d)) for d in written),
+            (workspace.anomalies_path, dump_json(events)),
+        ]
+    )
+    return DaysRun(written, events, matrix)
+
+
+def anomaly_evidence(
+    workspace: Workspace, catalogue: Catalogue, through_day: int, now: datetime
+) -> AnomalyEvents | None:
+    """The anomaly events as known through ``through_day``: what judges that day.
+
+    From the days' evidence up to that day, so a later day's rerun cannot change
+    it; a workspace without per-day evidence (the bundled test data) gives its
+    one events file.
+    """
+    from tars_lib.judge.anomaly import combine_days
+
+    held = workspace.anomaly_days()
+    if not held:
+        return workspace.anomalies()
+    days = [a for d, a in held.items() if d <= through_day]
+    return combine_days(days, catalogue, now) if days else None
+
+
 def anomalies_from_workspace(
     workspace: Workspace,
     catalogue: Catalogue,
@@ -260,14 +365,17 @@ def anomalies_from_workspace(
 
 def run_health(
     stability_path: Path,
-    anomaly_path: Path | None,
+    anomaly_path: Path | AnomalyEvents | None,
     output_file: Path | None,
     catalogue: Catalogue,
     now: datetime,
     day: int | None = None,
     write: bool = True,
 ) -> tuple[HealthReport, Path]:
-    """Phase 4; writes ``day_NN_HEALTH.json`` beside the summary unless told otherwise."""
+    """Phase 4; writes ``day_NN_HEALTH.json`` beside the summary unless told otherwise.
+
+    The anomalies come as a file, or already read (``anomaly_evidence``).
+    """
     summary = read_artifact(Path(stability_path), DaySummary)
     if day is not None and day != summary.day_number:
         raise SettingError(
@@ -277,12 +385,30 @@ def run_health(
             path=stability_path,
             found=summary.day_number,
         )
-    anomalies = read_artifact(Path(anomaly_path), AnomalyEvents) if anomaly_path else None
+    if isinstance(anomaly_path, AnomalyEvents):
+        anomalies: AnomalyEvents | None = anomaly_path
+    else:
+        anomalies = read_artifact(Path(anomaly_path), AnomalyEvents) if anomaly_path else None
     report = build_health_report(summary, anomalies, catalogue, now)
     path = Path(output_file) if output_file else health_beside(stability_path, summary.day_number)
     if write:
         write_artifact(path, report)
     return report, path
+
+
+def run_day_health(
+    workspace: Workspace,
+    day: int,
+    catalogue: Catalogue,
+    now: datetime,
+    output_file: Path | None = None,
+    write: bool = True,
+) -> tuple[HealthReport, Path]:
+    """Phase 4 for a day of the workspace, judged on the anomaly evidence through that day."""
+    evidence = anomaly_evidence(workspace, catalogue, day, now)
+    return run_health(
+        workspace.day_path(day), evidence, output_file, catalogue, now, day, write=write
+    )
 
 
 def run_regression(

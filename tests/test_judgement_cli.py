@@ -47,6 +47,12 @@ def test_anomalies_then_retro(week: Path) -> None:
     assert ("p99_latency_ms", "adverse") in kinds and ("error_rate", "adverse") in kinds
     # the return to baseline ends the event: it is never an "improvement" of its own
     assert not any(impact == "improvement" for _, impact in kinds)
+    # the week's file is the union of the days' evidence, each day holding what starts on it
+    days = [
+        json.loads((week / f"stability/day_0{d}_anomalies.json").read_text()) for d in range(1, 8)
+    ]
+    assert [e for d in days for e in d["events"]] == data["events"]
+    assert all(e["start"][:10] == d["window"]["start"][:10] for d in days for e in d["events"])
     spans = {(i["start"], i["end"]) for i in data["incidents"]}
     assert ("2025-11-20T14:00:00Z", "2025-11-20T16:30:00Z") in spans
     assert "incident(s)" in result.stdout and "Latency spike: P99 latency" in result.stdout
@@ -97,6 +103,11 @@ def test_bad_parameters_are_one_line_errors(week: Path) -> None:
         (
             ("--day-number", "2", "--start", "2025-11-20T00:00:00Z"),
             "give --day-number or --start/--end, not both",
+        ),
+        (
+            ("--start", "2025-11-19T06:00:00Z", "--end", "2025-11-20T00:00:00Z"),
+            "the workspace keeps anomaly evidence per day (GA + N x 24 h); give whole days, "
+            "or --output-file FILE for another span",
         ),
     ]:
         result = tars("anomalies", "--scenario", str(SCENARIO), *args, cwd=week)

@@ -4,6 +4,8 @@
 flags beside its handler ``run``); ``_common`` holds the flags several share.
 Every failure the user can fix ends as one line on stderr with the exit status
 documented in ``tars_lib.core.errors``; no traceback unless TARS_DEBUG=1.
+A command that works in a workspace (``args.workspace``) holds its lock while it
+runs, so two runs on one week cannot interleave; the second exits 6 at once.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 
 from tars_lib.cli import (
     anomalies,
@@ -27,6 +30,7 @@ from tars_lib.cli import (
 )
 from tars_lib.cli._common import Parser
 from tars_lib.core.errors import SettingError, TarsError, storage_error
+from tars_lib.core.workspace import Workspace
 
 __all__ = ["build_parser", "command_parser", "main", "setting_flags"]
 
@@ -96,13 +100,20 @@ def setting_flags(parser: argparse.ArgumentParser) -> Callable[[str], str]:
     return flag
 
 
+def _held(args: argparse.Namespace) -> AbstractContextManager[None]:
+    """The workspace's lock for a command that takes one (run-day, report, anomalies)."""
+    root = getattr(args, "workspace", None)
+    return Workspace(root).lock() if root is not None else nullcontext()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     current: argparse.ArgumentParser = parser
     try:
         args = parser.parse_args(argv)
         current = command_parser(parser, args)
-        return int(args.func(args))
+        with _held(args):
+            return int(args.func(args))
     except SettingError as exc:
         print(f"{current.prog}: error: {exc.render(setting_flags(current))}", file=sys.stderr)
         return exc.exit_code

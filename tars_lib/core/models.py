@@ -39,6 +39,7 @@ __all__ = [
     "Changes",
     "CostAnalysis",
     "CostBreakdown",
+    "DayAnomalies",
     "DayCompliance",
     "DaySummary",
     "Degradation",
@@ -365,6 +366,31 @@ class AnomalyEvents(_Model):
     incidents: list[Incident] = []
     suppressed: dict[str, int] = {}
     """Events over ``max_events_per_day``, per KPI: counted, not listed."""
+    changes: list[Change] = []
+
+
+class DayAnomalies(_Model):
+    """Phase 3's evidence for one day: ``stability/day_NN_anomalies.json``.
+
+    One file per day, so rerunning a day rewrites that day alone; the week's
+    ``anomaly_events.json`` is rebuilt from all of them. The detector ran over
+    GA day .. ``detected_through``; an event still open at the end of that data
+    (``complete`` False) is redone by the next day's run, which sees how it ended.
+    """
+
+    day_number: DayNumber
+    generated_at: UtcDatetime
+    window: Window
+    """The day: the events listed here start in it."""
+    detected_through: UtcDatetime
+    parameters: AnomalyParameters
+    events: list[AnomalyEvent]
+    suppressed: dict[str, int] = {}
+    """Events of the day over ``max_events_per_day``, per KPI."""
+    complete: bool = True
+    slo_series: dict[str, list[Finite | None]] = {}
+    """The day's 5-minute values of the SLO KPIs: the budgets of incidents regrouped
+    across days are computed from them (null: no data)."""
     changes: list[Change] = []
 
 

@@ -5,11 +5,13 @@ and the seed's commands find each other's files::
 
     ga_kpis/ga_kpi_summary.json          phase 1
     stability/day_NN_summary.json        phase 2
-    anomaly_events.json                  phase 3
+    stability/day_NN_anomalies.json      phase 3: the day's events (evidence)
+    anomaly_events.json                  phase 3: the week's view, rebuilt from them
     stability/day_NN_HEALTH.json         phase 4
     regression_summary.json              phase 5
     docs/final/GA_7DAY_RETROSPECTIVE.md  phase 6 (and .json beside it)
     runs/day_NN/<notebook>.ipynb         tars run-day N
+    .tars.lock                           held by the tars command writing the week
 
 The bundled test data keeps phase 3 and 5 in ``anomalies/`` and ``regression/``;
 those are read too. ``SiteLayout`` names the rendered site's files and
@@ -18,18 +20,24 @@ those are read too. ``SiteLayout`` names the rendered site's files and
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
 from pydantic import BaseModel
 
 from tars_lib.core.artifacts import read_artifact
+from tars_lib.core.errors import BusyError
 from tars_lib.core.models import (
     WEEK_DAYS,
     AnomalyEvents,
+    DayAnomalies,
     DaySummary,
     GaKpiSummary,
     HealthReport,
@@ -58,6 +66,7 @@ _ANOMALIES = ("anomaly_events.json", "anomalies/anomaly_events.json")
 _REGRESSION = ("regression_summary.json", "regression/regression_summary.json")
 _RETRO = Path("docs") / "final" / "GA_7DAY_RETROSPECTIVE.md"
 _RUNS = "runs"
+_LOCK = ".tars.lock"
 _DAY_FILE = re.compile(r"^day_(\d+)_summary\.json$")
 DEFAULT_OUTPUT = _RETRO
 """Where ``tars retro`` writes the Markdown by default (relative to the current directory)."""
@@ -71,6 +80,10 @@ def day_file(day: int) -> str:
 
 def _health_file(day: int) -> str:
     return f"day_{day:02d}_HEALTH.json"
+
+
+def _anomalies_file(day: int) -> str:
+    return f"day_{day:02d}_anomalies.json"
 
 
 def day_number_of(path: Path) -> int | None:
@@ -140,9 +153,13 @@ class Workspace:
     def health_path(self, day: int) -> Path:
         return self.stability_dir / _health_file(day)
 
+    def day_anomalies_path(self, day: int) -> Path:
+        """Phase 3's evidence for one day (the events that start on it)."""
+        return self.stability_dir / _anomalies_file(day)
+
     @property
     def anomalies_path(self) -> Path:
-        """Where phase 3 writes its events."""
+        """The week's events: a view phase 3 rebuilds from the days' evidence."""
         return self.root / _ANOMALIES[0]
 
     @property
@@ -212,6 +229,14 @@ class Workspace:
         path = self.anomalies_file()
         return self._read(path, AnomalyEvents) if path else None
 
+    def day_anomalies(self, day: int) -> DayAnomalies | None:
+        return self._read(self.day_anomalies_path(day), DayAnomalies)
+
+    def anomaly_days(self) -> dict[int, DayAnomalies]:
+        """Every day's phase 3 evidence the workspace holds."""
+        found = {d: self.day_anomalies(d) for d in range(1, WEEK_DAYS + 1)}
+        return {d: a for d, a in found.items() if a is not None}
+
     def regression(self) -> RegressionSummary | None:
         path = self.regression_file()
         return self._read(path, RegressionSummary) if path else None
@@ -219,6 +244,60 @@ class Workspace:
     def health(self) -> dict[int, HealthReport]:
         found = {d: self._read(self.health_path(d), HealthReport) for d in range(1, WEEK_DAYS + 1)}
         return {d: r for d, r in found.items() if r is not None}
+
+    @property
+    def lock_path(self) -> Path:
+        return self.root / _LOCK
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the week for one command, or raise ``BusyError`` at once if another has it.
+
+        ``flock`` on ``.tars.lock``: the kernel releases it when the holder exits,
+        however it dies, so a killed run never blocks the next. The file says who
+        holds it (pid, since when) for the message and is removed on release; a
+        workspace the command created and left empty goes too (a mistyped
+        ``--workspace``). The descriptor is not inherited, so the notebook kernels
+        a run starts neither hold nor need it.
+        """
+        created = not self.root.exists()
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = self._flock()
+        try:
+            since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} since {since}\n".encode(), 0)
+            try:
+                yield
+            finally:
+                self.lock_path.unlink(missing_ok=True)  # still held: no one can take it now
+                if created and not any(self.root.iterdir()):
+                    self.root.rmdir()
+        finally:
+            os.close(fd)  # releases the lock
+
+    def _flock(self) -> int:
+        """The locked descriptor of the lock file that is in place (not one just removed)."""
+        while True:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BaseException as exc:
+                holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+                os.close(fd)
+                if not isinstance(exc, BlockingIOError):
+                    raise
+                raise BusyError(
+                    f"{self.root}: the workspace is busy: another tars run "
+                    f"({holder or 'pid unknown'}) holds {self.lock_path.name}; "
+                    "wait for it to finish, then run this again"
+                ) from None
+            try:
+                if os.stat(self.lock_path).st_ino == os.fstat(fd).st_ino:
+                    return fd
+            except FileNotFoundError:
+                pass
+            os.close(fd)  # the holder removed it as we opened it: take the new one
 
 
 @dataclass(frozen=True)
