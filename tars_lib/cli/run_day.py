@@ -87,5 +87,6 @@ def run(args: argparse.Namespace) -> int:
         )
     progress = not args.quiet and sys.stderr.isatty()
     done = run_day(day, workspace, parameters, progress=progress, cell_timeout=args.cell_timeout)
-    print(f"Day {day}: ran {', '.join(p.stem for p in done)} into {done[0].parent}")
+    if not args.quiet:  # cron mails whatever a job prints: a quiet success prints nothing
+        print(f"Day {day}: ran {', '.join(p.stem for p in done)} into {done[0].parent}")
     return 0
