@@ -582,8 +582,14 @@ def test_failing_cell_names_notebook_and_keeps_it(tmp_path: Path) -> None:
     line = result.stderr.strip().splitlines()[-1]
     assert "notebook 02_stability failed in cell" in line
     assert "ga_kpi_summary.json: file not found" in line
-    assert (tmp_path / "runs" / "day_01" / "02_stability.ipynb").is_file()
+    failed = tmp_path / "runs" / "day_01" / "02_stability.failed.ipynb"
+    assert f"kept at {failed}" in line and failed.is_file()
+    assert not (tmp_path / "runs" / "day_01" / "02_stability.ipynb").exists()
     assert "Traceback" not in result.stderr
+    report = tars("report", "--renderer", "fallback", cwd=tmp_path)  # kept, never published
+    assert report.returncode == 2, report.stderr
+    assert f"warning: skipped {failed}: a failed run kept for inspection" in report.stderr
+    assert not (tmp_path / SiteLayout.DEFAULT_DIR).exists()
 
 
 def test_report_without_runs_says_what_to_do(tmp_path: Path) -> None:

@@ -19,13 +19,14 @@ lines and bars that carry data have a ``gid`` naming what they show.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ParamSpec
 
 import numpy as np
 from matplotlib import dates as mdates
@@ -34,6 +35,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter
 from matplotlib.transforms import blended_transform_factory
 
@@ -68,6 +70,7 @@ __all__ = [
     "incident_label",
     "incident_series",
     "kpi_trend_chart",
+    "literal_text",
     "save_png",
 ]
 
@@ -129,6 +132,32 @@ def _day_axis(
     ax.set_xticks(list(days), day_tick_labels(days, ga_timestamp), fontsize=_FONT + 0.5)
     ax.set_xlim(days[0] - 0.5, days[-1] + 0.5)
     ax.set_xlabel(_DAY_AXIS if ga_timestamp is not None else _DAY_AXIS_NO_DATE)
+
+
+def literal_text(fig: Figure) -> Figure:
+    """Every text of ``fig`` drawn as written, never parsed as mathtext.
+
+    Labels come from the catalogue and the data (``$\\nope$``, ``50$ / 5$``): with
+    mathtext on, a pair of ``$`` makes matplotlib parse the text between as TeX
+    and raise on what it cannot parse. Set per text, not in ``rcParams``, so no
+    global state changes (charts are built in worker threads).
+    """
+    for text in fig.findobj(Text):
+        text.set_parse_math(False)
+    return fig
+
+
+_P = ParamSpec("_P")
+
+
+def _literal(chart: Callable[_P, Figure]) -> Callable[_P, Figure]:
+    """A chart function whose figure's texts are all literal (``literal_text``)."""
+
+    @functools.wraps(chart)
+    def draw(*args: _P.args, **kwargs: _P.kwargs) -> Figure:
+        return literal_text(chart(*args, **kwargs))
+
+    return draw
 
 
 def _new_figure(width: float, height: float, label: str) -> Figure:
@@ -317,6 +346,7 @@ def _draw_burn_down(
     return drawn
 
 
+@_literal
 def burn_down_chart(
     burn: BurnDown,
     *,
@@ -335,6 +365,7 @@ def burn_down_chart(
     return fig
 
 
+@_literal
 def burn_down_grid(
     burns: Sequence[BurnDown],
     *,
@@ -398,6 +429,7 @@ def anomaly_days(week: ReleaseWeek, kpi: str) -> list[int]:
     return sorted(days)
 
 
+@_literal
 def kpi_trend_chart(
     week: ReleaseWeek, kpi: str, *, incidents: Sequence[Incident] | None = None
 ) -> Figure:
@@ -520,6 +552,7 @@ def _drift_style(drift: float) -> tuple[str, str]:
     return _LIGHT, ""
 
 
+@_literal
 def drift_chart(week: ReleaseWeek) -> Figure:
     """Every KPI's drift from the GA day, against the bands the retrospective uses.
 
@@ -592,6 +625,7 @@ def drift_chart(week: ReleaseWeek) -> Figure:
 # --------------------------------------------------------------------------- cost
 
 
+@_literal
 def cost_chart(week: ReleaseWeek, cost: CostAnalysis) -> Figure:
     """Daily cost (GA day set apart) beside the breakdown of the daily average.
 
@@ -699,6 +733,7 @@ _STATUS_MARKERS = {
 }
 
 
+@_literal
 def health_chart(
     reports: Mapping[int, HealthReport],
     healthy_at: float = 80.0,
@@ -812,6 +847,7 @@ def _utc_hours(ax: Axes) -> None:
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=UTC))  # type: ignore[no-untyped-call]
 
 
+@_literal
 def incident_chart(
     week: ReleaseWeek, incident: Incident, *, margin_hours: float = 3.0, max_kpis: int = 4
 ) -> Figure:
@@ -949,6 +985,7 @@ HEAT_STATUSES: dict[str, tuple[str, str, str]] = {
 """Heat-map status -> (fill, hatch, legend text), worst first; hatches keep them apart in grey."""
 
 
+@_literal
 def heat_map_chart(heat: HeatMap, *, ga_timestamp: datetime | None = None) -> Figure:
     """The week at a glance: each KPI's status on each day, the daily health score on top.
 
@@ -1024,22 +1061,26 @@ def heat_map_chart(heat: HeatMap, *, ga_timestamp: datetime | None = None) -> Fi
 
 
 def save_png(fig: Figure, path: Path, dpi: int = 110) -> None:
-    """Write ``fig`` as PNG through the Agg canvas, atomically (no half-written file).
+    """Write ``fig`` as PNG through the Agg canvas, atomically (no half-written file);
+    a failed write is an ``OSError`` naming ``path``.
 
     ``print_figure`` on the Agg canvas renders at ``dpi`` and calls its
     ``print_png``; the figure's own dpi is left as it was.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    literal_text(fig)
     canvas = FigureCanvasAgg(fig)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    # O_EXCL with mode 0666: the umask decides who may read it, as for the other artifacts
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
+        # O_EXCL with mode 0666: the umask decides who may read it, as for the other artifacts
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, "wb") as handle:
             canvas.print_figure(handle, dpi=dpi, format="png")
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as exc:  # name the chart, not its temporary file (gone by now)
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
     finally:
         tmp.unlink(missing_ok=True)

@@ -31,6 +31,7 @@ from tars_lib.core.models import (
     SloDay,
 )
 from tars_lib.core.workspace import Workspace
+from tars_lib.report.charts import literal_text
 from tars_lib.retro.markdown import md_escape, render_markdown
 from tars_lib.retro.retrospective import RetroResult
 
@@ -131,7 +132,7 @@ def kpi_table(
 def figure_output(fig: Figure, caption: str) -> dict[str, str]:
     """A display bundle: the PNG with its caption as alt text (HTML), the PNG, and text."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
+    literal_text(fig).savefig(buffer, format="png", dpi=110)
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
     alt = html.escape(caption, quote=True)
     return {

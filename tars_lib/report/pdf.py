@@ -18,9 +18,10 @@ so their text prints at the size it was drawn, 8 pt or more.
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
 import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -424,12 +425,22 @@ def _iter_pdf_text(document: RetroDocument) -> Iterator[str]:
 
 
 def render_pdf(document: RetroDocument, output: Path) -> None:
-    """The document -> typst via pandoc -> PDF at ``output`` (written atomically)."""
+    """The document -> typst via pandoc -> PDF at ``output``.
+
+    Its work files (figures, typst source) go in a hidden folder beside ``output``,
+    not the system's temporary directory: a site is built in a staging directory
+    that is swapped in whole, so a full disk is met there and a failed render leaves
+    nothing behind. Any failed write is raised as an ``OSError`` naming ``output``,
+    the file that could not be made, never a work file that no longer exists; the
+    PDF is renamed into place whole, so a previous one survives a failed render.
+    """
     import pypandoc
     import typst
 
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    folder = output.with_name(f".{output.name}.work-{secrets.token_hex(4)}")
+    try:
+        folder.mkdir()
         write_figures(document.figures, folder)
         style = folder / SiteLayout.PDF_STYLE
         style.write_text(TYPST_STYLE, encoding="utf-8")
@@ -440,16 +451,32 @@ def render_pdf(document: RetroDocument, output: Path) -> None:
             extra_args=["--standalone", f"--include-before-body={style}"],
         )
         (folder / "report.typ").write_text(source, encoding="utf-8")
-        target = folder / "report.pdf"
         try:
-            typst.compile(str(folder / "report.typ"), output=str(target), root=str(folder))
+            pdf = typst.compile(str(folder / "report.typ"), root=str(folder))
         except Exception as exc:  # typst reports compile errors as its own exception types
             raise NotebookError(f"the retrospective PDF did not compile: {exc}") from None
-        output.parent.mkdir(parents=True, exist_ok=True)
-        tmp_out = output.with_name(f".{output.name}.tmp")
-        shutil.copyfile(target, tmp_out)
-        tmp_out.replace(output)
+        if not isinstance(pdf, bytes):
+            raise NotebookError("the retrospective PDF did not compile: typst returned no PDF")
+        made = folder / "report.pdf"
+        with made.open("wb") as handle:
+            handle.write(pdf)
+            handle.flush()
+            os.fsync(handle.fileno())
+        made.replace(output)  # same directory: the PDF appears whole or not at all
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(output)) from exc
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
-MARKDOWN_FORMAT = "markdown-raw_html-raw_attribute-tex_math_dollars-tex_math_single_backslash"
-"""Pandoc's Markdown without raw HTML, raw blocks or maths: data stays text (``$`` is a dollar)."""
+MARKDOWN_FORMAT = (
+    "markdown"
+    "-raw_html-raw_attribute-raw_tex-latex_macros"
+    "-tex_math_dollars-tex_math_single_backslash"
+    "-citations-example_lists-inline_notes"
+    "-superscript-subscript-strikeout-smart"
+)
+"""Pandoc's Markdown with every extension that gives meaning to a character data may hold
+off: ``@`` (citations), ``^``/``~`` (super-/subscript, strikeout), ``$`` and ``\\`` (maths,
+raw TeX), ``<`` (raw HTML), quotes and dashes (smart). A label is printed as written,
+whatever escaping the Markdown it came in had or lacked."""

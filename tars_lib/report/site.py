@@ -17,8 +17,13 @@ hidden), one self-contained page each with the same navigation (the navbar of
 
 Rendering never deletes what it did not make: every site gets a marker file;
 an existing output directory is replaced only when it is empty or carries the
-marker, never when it is or holds the workspace or release-week artifacts.
-Both renderers build beside the output directory and swap the result in.
+marker, never when it is, holds or lies inside the workspace's artifacts.
+Both renderers build everything (pages, downloads, the PDF and its work files)
+in a staging directory beside the output and swap it in only when all is
+written, so a full disk leaves the previous site as it was and nothing beside
+it; the error (exit 5) names the published file that could not be written.
+A notebook's stderr (warnings, logs) and tracebacks never reach a page: each
+notebook's are counted on one warning line instead.
 """
 
 from __future__ import annotations
@@ -30,15 +35,15 @@ import secrets
 import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tars_lib.core.errors import InputError, NotebookError, SettingError
+from tars_lib.core.errors import InputError, NotebookError, SettingError, storage_error
 from tars_lib.core.models import WEEK_DAYS
 from tars_lib.core.workspace import PROJECT, SiteLayout, Workspace
 from tars_lib.report.pdf import (
@@ -100,7 +105,10 @@ _MARKER_TEXT = (
     "This directory is a site made by `tars report`; the next `tars report` replaces it whole.\n"
 )
 _DAY_WORD = re.compile(r"(?<![\[\w/#-])Day (\d+)\b(?![\]\w(-])")
-_ARTIFACT_NAMES = ("ga_dir", "stability_dir", "runs_dir")
+_ARTIFACT_NAMES = ("ga_dir", "stability_dir", "runs_dir", "scratch_dir")
+_FAILED = ".failed"
+_QUARTO_STAGE = ".quarto-project"
+_WARNING_NAME = re.compile(r"\b([A-Z]\w*Warning)\b")
 _DEFAULT_TITLE = "T.A.R.S. release week"
 _QUARTO_FORMAT = {"format": "html"}
 _WEB_WIDTH = "80%"
@@ -129,6 +137,8 @@ def _read_notebook(path: Path) -> tuple[Any | None, str]:
         node = nbformat.read(path, as_version=4)
     except Exception as exc:  # any unreadable file: truncated JSON, wrong schema, bad bytes
         return None, f"cannot be read ({type(exc).__name__})"
+    if not isinstance(node, dict) or not isinstance(node.get("cells"), list):
+        return None, "cannot be read (not a notebook)"
     if node.get("metadata", {}).get("papermill", {}).get("exception"):
         return None, "its run failed"
     for cell in node.get("cells", []):
@@ -138,8 +148,39 @@ def _read_notebook(path: Path) -> tuple[Any | None, str]:
     return node, ""
 
 
+def _hidden(output: Any) -> bool:
+    """An output no page shows: stderr (warnings, logs) and anything carrying a traceback."""
+    kind = output.get("output_type")
+    if kind == "error":
+        return True
+    if kind != "stream":
+        return False
+    return output.get("name") == "stderr" or "Traceback (most recent" in _text(output.get("text"))
+
+
+def _text(value: Any) -> str:
+    return "".join(value) if isinstance(value, list) else str(value or "")
+
+
+def _hidden_summary(node: Any) -> str:
+    """``3 stderr outputs (InsecureRequestWarning)``: what its page leaves out, or ""."""
+    hidden = [
+        output
+        for cell in node.get("cells", [])
+        for output in cell.get("outputs", [])
+        if _hidden(output)
+    ]
+    if not hidden:
+        return ""
+    kinds = sorted({m for o in hidden for m in _WARNING_NAME.findall(_text(o.get("text")))})
+    named = f" ({', '.join(kinds[:3])}{', ...' if len(kinds) > 3 else ''})" if kinds else ""
+    return f"{len(hidden)} stderr output{'s' if len(hidden) != 1 else ''}{named}"
+
+
 def collect_runs(workspace: Workspace) -> tuple[dict[int, dict[str, Path]], list[str]]:
-    """Every day's good executed notebooks (day -> phase -> path) and a warning per skipped one."""
+    """Every day's good executed notebooks (day -> phase -> path) and a warning line per
+    notebook skipped or shown without its stderr. Only a phase's own file name is read:
+    a failed run kept as ``NAME.failed.ipynb`` is named, a dot-prefixed temporary ignored."""
     runs: dict[int, dict[str, Path]] = {}
     warnings: list[str] = []
     for day in range(WEEK_DAYS + 1):
@@ -148,12 +189,20 @@ def collect_runs(workspace: Workspace) -> tuple[dict[int, dict[str, Path]], list
             continue
         for name in PHASE_NOTEBOOKS:
             path = folder / PROJECT.notebook_file(name)
+            failed = path.with_name(f"{path.stem}{_FAILED}{path.suffix}")  # run-day keeps it
+            if failed.is_file():
+                warnings.append(
+                    f"warning: skipped {failed}: a failed run kept for inspection; not published"
+                )
             if not path.is_file():
                 continue
             node, problem = _read_notebook(path)
             if node is None:
                 warnings.append(f"warning: skipped {path}: {problem}; not published")
                 continue
+            hidden = _hidden_summary(node)
+            if hidden:
+                warnings.append(f"warning: {path}: {hidden} left out of its page")
             runs.setdefault(day, {})[name] = path
     return runs, warnings
 
@@ -225,9 +274,7 @@ def _clean_notebook(
             continue
         kept = []
         for output in cell.get("outputs", []):
-            if output.get("output_type") == "stream" and (
-                output.get("name") == "stderr" or "Traceback (most recent" in output.get("text", "")
-            ):
+            if _hidden(output):
                 continue
             data = output.get("data")
             if data is not None and "text/markdown" in data:
@@ -592,11 +639,9 @@ def check_output_dir(output_dir: Path, workspace: Workspace) -> Path:
 
     if out == root or root.is_relative_to(out):
         raise refuse("is the workspace or holds it; choose a directory for the site alone")
-    held = Workspace(out)
-    artifacts = [getattr(held, name) for name in _ARTIFACT_NAMES]
-    artifacts += [p for p in (held.anomalies_file(), held.regression_file()) if p]
-    artifacts += [held.retro_path, held.ga_path]
-    if any(p.exists() for p in artifacts):
+    if any(out.is_relative_to(p) or p.is_relative_to(out) for p in _artifact_paths(workspace)):
+        raise refuse("is or holds one of the workspace's artifacts; a site never replaces them")
+    if any(p.exists() for p in _artifact_paths(Workspace(out))):
         raise refuse("holds release-week artifacts; a site never replaces them")
     if out.exists() and not out.is_dir():
         raise refuse("is a file, not a directory")
@@ -606,6 +651,15 @@ def check_output_dir(output_dir: Path, workspace: Workspace) -> Path:
             "remove it yourself or choose another directory"
         )
     return out
+
+
+def _artifact_paths(workspace: Workspace) -> list[Path]:
+    """Where ``workspace`` keeps what a site must never replace (resolved)."""
+    paths = [getattr(workspace, name) for name in _ARTIFACT_NAMES]
+    paths += [p for p in (workspace.anomalies_file(), workspace.regression_file()) if p]
+    paths += [workspace.anomalies_path, workspace.regression_path]
+    paths += [workspace.retro_path.parent, workspace.ga_path]
+    return [p.resolve() for p in paths]
 
 
 def _swap_in(build: Path, out: Path) -> None:
@@ -626,17 +680,46 @@ def _swap_in(build: Path, out: Path) -> None:
 # --------------------------------------------------------------------------- shared files
 
 
+@contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """A write that fails for want of space is about ``path``, whatever file the OS named
+    (``copyfile`` names its source, a write after ``open`` names nothing)."""
+    try:
+        yield
+    except OSError as exc:
+        if storage_error(exc, path) is None:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
+
+
+def _write(path: Path, text: str) -> None:
+    with _writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def _copy(source: Path, target: Path) -> None:
+    with _writing(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+
+
+def _final_path(exc: OSError, build: Path, out: Path) -> Path:
+    """The published file a failed write in ``build`` was making (``out`` if unknown)."""
+    if not exc.filename:
+        return out
+    path = Path(str(exc.filename))
+    return out / path.relative_to(build) if path.is_relative_to(build) else path
+
+
 def _write_downloads(ctx: SiteContext, folder: Path) -> None:
     for path in (ctx.workspace.retro_path, ctx.workspace.retro_json_path):
         if path.is_file():
             target = folder / SiteLayout.retro_download(path.name)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
+            _copy(path, target)
     for day, phases in ctx.runs.items():
         for name, path in phases.items():
-            target = folder / SiteLayout.notebook_download(day, name)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
+            _copy(path, folder / SiteLayout.notebook_download(day, name))
 
 
 def _retro_document(ctx: SiteContext) -> RetroDocument | None:
@@ -656,30 +739,29 @@ def _render_fallback(ctx: SiteContext, folder: Path) -> None:
         return _nav_html(items, current)
 
     write_figures(ctx.figures, folder)
-    (folder / SiteLayout.INDEX).write_text(
+    _write(
+        folder / SiteLayout.INDEX,
         _page(ctx.title, nav_for(SiteLayout.INDEX), _markdown_html(index_markdown(ctx))),
-        encoding="utf-8",
     )
     for day, phases in ctx.runs.items():
         day_page = SiteLayout.day_page_name(day)
-        (folder / day_page).write_text(
+        _write(
+            folder / day_page,
             _page(_day_title(day), nav_for(day_page), _markdown_html(day_markdown(ctx, day))),
-            encoding="utf-8",
         )
         subnav = _markdown_html(day_subnav(ctx, day)).strip()
         subnav = subnav.removeprefix("<p>").removesuffix("</p>")
         for name, path in phases.items():
             title = f"{_day_title(day)}: {phase_title(name)}"
             node = _clean_notebook(path, title=title, subnav="", days=days)
-            (folder / SiteLayout.day_phase_page_name(day, name)).write_text(
-                _page(title, nav_for(day_page), _notebook_html(node), subnav), encoding="utf-8"
+            _write(
+                folder / SiteLayout.day_phase_page_name(day, name),
+                _page(title, nav_for(day_page), _notebook_html(node), subnav),
             )
     for name, path in ctx.latest.items():
         page = SiteLayout.page_name(name)
         node = _clean_notebook(path, title=phase_title(name), subnav="", days=days)
-        (folder / page).write_text(
-            _page(phase_title(name), nav_for(page), _notebook_html(node)), encoding="utf-8"
-        )
+        _write(folder / page, _page(phase_title(name), nav_for(page), _notebook_html(node)))
     _write_downloads(ctx, folder)
     document = _retro_document(ctx)
     if document is not None:
@@ -768,18 +850,22 @@ def quarto_project(ctx: SiteContext, stage: Path) -> dict[str, Any]:
 
 
 def _render_quarto(ctx: SiteContext, folder: Path) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        stage = Path(tmp)
+    """The Quarto project is staged inside the build directory, so a full disk is met
+    there and a failure leaves nothing outside it; it goes once the pages are out."""
+    stage = folder / _QUARTO_STAGE
+    stage.mkdir()
+    with _writing(folder):  # the project's files are no page: the site is what failed
         quarto_project(ctx, stage)
-        result = subprocess.run(
-            ["quarto", "render", str(stage)], capture_output=True, text=True, check=False
-        )
-        if result.returncode != 0:
-            tail = (result.stderr or result.stdout).strip().splitlines()[-1:]
-            raise NotebookError(f"quarto render failed: {' '.join(tail)}")
-        rendered = stage / SiteLayout.DEFAULT_DIR
-        for item in rendered.iterdir():
-            shutil.move(str(item), folder / item.name)
+    result = subprocess.run(
+        ["quarto", "render", str(stage)], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        tail = (result.stderr or result.stdout).strip().splitlines()[-1:]
+        raise NotebookError(f"quarto render failed: {' '.join(tail)}")
+    rendered = stage / SiteLayout.DEFAULT_DIR
+    for item in rendered.iterdir():
+        item.rename(folder / item.name)  # same file system: nothing is copied
+    shutil.rmtree(stage)
 
 
 # --------------------------------------------------------------------------- entry point
@@ -788,27 +874,34 @@ def _render_quarto(ctx: SiteContext, folder: Path) -> None:
 def render_site(workspace: Workspace, output_dir: Path, renderer: str = "auto") -> Site:
     """Render the week's executed notebooks and the retrospective into ``output_dir``."""
     workspace = Workspace.at(workspace.root)
-    ctx = site_context(workspace)
-    for line in ctx.warnings:
-        print(line, file=sys.stderr)
-    if not ctx.latest:
-        raise InputError(f"{workspace.runs_dir}: no executed notebooks; run `tars run-day N` first")
     use_quarto = renderer == "quarto" or (renderer == "auto" and shutil.which("quarto"))
     if renderer == "quarto" and not shutil.which("quarto"):
         raise SettingError(
             "renderer", "{renderer} quarto: quarto is not on PATH (conda: environment.yml)"
         )
-    out = check_output_dir(Path(output_dir), workspace)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = check_output_dir(Path(output_dir), workspace)  # before any work: a refusal is quick
+    ctx = site_context(workspace)
+    for line in ctx.warnings:
+        print(line, file=sys.stderr)
+    if not ctx.latest:
+        raise InputError(f"{workspace.runs_dir}: no executed notebooks; run `tars run-day N` first")
     build = out.with_name(f".{out.name}.build-{secrets.token_hex(4)}")
-    build.mkdir()
     try:
+        with _writing(out):
+            out.parent.mkdir(parents=True, exist_ok=True)
+            build.mkdir()
         if use_quarto:
             _render_quarto(ctx, build)
         else:
             _render_fallback(ctx, build)
-        (build / SiteLayout.MARKER).write_text(_MARKER_TEXT, encoding="utf-8")
+        _write(build / SiteLayout.MARKER, _MARKER_TEXT)
         _swap_in(build, out)
+    except OSError as exc:
+        shutil.rmtree(build, ignore_errors=True)
+        error = storage_error(exc, _final_path(exc, build, out))
+        if error is None:
+            raise
+        raise error from None
     except BaseException:
         shutil.rmtree(build, ignore_errors=True)
         raise

@@ -30,17 +30,29 @@ SECTION_HEADINGS = (
 )
 STATUS_ICONS = {"Critical": "🚨", "At Risk": "⚠️", "Moderate": "⚡", "Healthy": "✅"}
 
-_SPECIAL = re.compile(r"([\\`*\[\]<>|&$~#])")
+_SPECIAL = re.compile(r"([\\`*\[\]{}<>|&$~^@#])")
 _UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+_LEADING_MARKER = re.compile(r"^(?:([-+])|\d{1,9}([.)]))(?=\s|$)")
+"""A bullet or ordered-list marker, were the text to begin a line."""
 
 
 def md_escape(text: str) -> str:
-    """Escape Markdown and HTML syntax; newlines become spaces (tables are one line)."""
+    """Escape Markdown and HTML syntax; newlines become spaces (tables are one line).
+
+    Beyond CommonMark's specials this covers pandoc's (``@`` citations, ``^``/``~``
+    super-/subscript, ``$`` maths, ``{}`` attributes), so a label reads as written in
+    any Markdown viewer, and a leading ``-``, ``+`` or ``1.`` cannot start a list.
+    """
     text = " ".join(str(text).split())
     text = _SPECIAL.sub(
         lambda m: {"<": "&lt;", ">": "&gt;", "&": "&amp;"}.get(m.group(1), "\\" + m.group(1)), text
     )
-    return _UNDERSCORE.sub(r"\\_", text)
+    text = _UNDERSCORE.sub(r"\\_", text)
+    match = _LEADING_MARKER.match(text)
+    if match is None:
+        return text
+    cut = match.start(1) if match.group(1) else match.start(2)
+    return text[:cut] + "\\" + text[cut:]
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
