@@ -277,7 +277,9 @@ def run_collection() -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
         print(
             f"   {c['series']:,} series, one raw request ({p['series']} series, "
             f"{p['samples']:,} samples, {p['body_mb']:.1f} MB JSON): server+transfer "
-            f"{_m(p['server_samples_per_s'])}/s, json decode {_m(p['json_samples_per_s'])}/s, "
+            f"{_m(p['server_samples_per_s'])}/s, stdlib json decode "
+            f"{_m(p['json_samples_per_s'])}/s, our orjson-to-numpy parse "
+            f"{_m(p.get('orjson_numpy_samples_per_s', 0.0))}/s, "
             f"our numpy assembly {_m(p['assembly_samples_per_s'])}/s"
         )
     for c in collection:

@@ -21,6 +21,7 @@ from tars_lib.collect.collector import request_count
 from tars_lib.core.catalogue import Catalogue
 from tars_lib.core.errors import InputError
 from tars_lib.core.models import AnomalyParameters, KpiValue
+from tars_lib.core.policy import MIN_COVERAGE
 from tars_lib.core.workspace import PROJECT, Workspace
 from tars_lib.sources.base import SourceWarning
 from tars_lib.sources.spec import SourceSpec
@@ -39,6 +40,7 @@ __all__ = [
     "add_quiet_flag",
     "add_scenario_flag",
     "add_source_flags",
+    "add_strict_flag",
     "add_workspace_flag",
     "detector",
     "library_default",
@@ -105,6 +107,15 @@ def add_quiet_flag(parser: Flags) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
+def add_strict_flag(parser: Flags) -> None:
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="partial data is an error: a KPI with fewer than "
+        f"{MIN_COVERAGE * 100:g}%% of its 5-minute points exits 3 and nothing is written",
+    )
+
+
 def add_scenario_flag(parser: Flags, *, required: bool = False) -> None:
     parser.add_argument(
         "--scenario",
@@ -130,6 +141,20 @@ def add_workspace_flag(parser: Flags, what: str) -> None:
     parser.add_argument("--workspace", metavar="DIR", type=Path, default=WORKSPACE.root, help=what)
 
 
+class _SelectorAction(argparse.Action):
+    """Repeated ``--selector`` flags, joined with ``;`` as ``SourceSpec.selector`` reads them."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Any,
+        option_string: str | None = None,
+    ) -> None:
+        before = getattr(namespace, self.dest, None)
+        setattr(namespace, self.dest, f"{before}; {values}" if before else values)
+
+
 def add_source_flags(parser: Flags) -> None:
     """Where the metrics come from and how to talk to it: becomes a ``SourceSpec``."""
     group = parser.add_argument_group("metrics source (give --prometheus-url or --scenario)")
@@ -142,8 +167,14 @@ def add_source_flags(parser: Flags) -> None:
     add_scenario_flag(group)
     group.add_argument(
         "--selector",
-        metavar="MATCHERS",
-        help="label matchers added to every query, e.g. 'job=\"api\"'",
+        metavar="[FAMILY=]MATCHERS",
+        action=_SelectorAction,
+        help="label matchers added to the queries of one metric family, after the KPI "
+        "catalogue's selectors for it. Plain matchers are for the application's own "
+        "metrics (the service's requests and latency), e.g. 'job=\"api\"'; node, Redis "
+        "and Postgres exporter series are left alone. Prefix a family to scope an "
+        "exporter's: node='instance=~\"db.*\"', redis='job=\"redis\"', "
+        "postgres='cluster=\"main\"'. Repeat the flag for several families",
     )
     group.add_argument(
         "--timeout",
@@ -165,6 +196,22 @@ def add_source_flags(parser: Flags) -> None:
         type=int,
         default=_SOURCE_DEFAULTS["concurrency"],
         help="requests in flight at once",
+    )
+    group.add_argument(
+        "--max-retry-after",
+        metavar="SECONDS",
+        type=float,
+        default=_SOURCE_DEFAULTS["max_retry_after"],
+        help="longest wait before a retry, whatever the backend's Retry-After asks for",
+    )
+    group.add_argument(
+        "--max-response-bytes",
+        metavar="BYTES",
+        type=int,
+        default=_SOURCE_DEFAULTS["max_response_bytes"],
+        help="largest answer to one request; a bigger one stops the command (exit 3) "
+        "naming the query. Extra request headers (e.g. X-Scope-OrgID for Mimir tenants): "
+        "TARS_PROMETHEUS_HEADERS='Name: value; Name2: value2'",
     )
 
 
@@ -229,6 +276,8 @@ def source_spec(args: argparse.Namespace) -> SourceSpec:
         timeout=args.timeout,
         retries=args.retries,
         concurrency=args.concurrency,
+        max_retry_after=args.max_retry_after,
+        max_response_bytes=args.max_response_bytes,
     )
 
 

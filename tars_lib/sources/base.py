@@ -50,6 +50,8 @@ class RangeQuery:
     start: datetime
     end: datetime
     step: int
+    family: str = "application"
+    """Who exposes the series (the KPI's ``exporter``): picks the source's selector."""
 
     @property
     def timestamps(self) -> npt.NDArray[np.int64]:
@@ -62,6 +64,9 @@ class SeriesSet:
     timestamps: npt.NDArray[np.int64]
     labels: tuple[Mapping[str, str], ...]
     values: npt.NDArray[np.float64]  # shape (len(labels), len(timestamps))
+    warnings: tuple[str, ...] = ()
+    """What the backend said alongside the answer (Prometheus API ``warnings``, e.g.
+    Thanos' "partial response: store ... unavailable"), scrubbed, each once."""
 
     @classmethod
     def empty(cls, timestamps: npt.NDArray[np.int64]) -> SeriesSet:
@@ -83,8 +88,15 @@ class MetricSource(Protocol):
     ) -> dict[str, SeriesSet]: ...
 
 
-def apply_selector(promql: str, selector: str | None) -> str:
-    """Put ``--selector`` matchers where a query says ``$sel`` (or drop the placeholder)."""
-    if selector:
-        return promql.replace("$sel", selector.strip().strip("{}"))
+def apply_selector(promql: str, selector: str | None, *, keep: bool = False) -> str:
+    """Put ``selector``'s matchers where a query says ``$sel`` (or drop the placeholder).
+
+    With ``keep`` the placeholder stays after them, for a later selector (the
+    catalogue's selector first, then the source's own).
+    """
+    matchers = (selector or "").strip().strip("{}").strip()
+    if keep:
+        return promql.replace("$sel", f"{matchers},$sel") if matchers else promql
+    if matchers:
+        return promql.replace("$sel", matchers)
     return promql.replace(",$sel", "").replace("$sel,", "").replace("$sel", "")

@@ -29,6 +29,7 @@ from tars_lib.core.errors import InputError, SettingError
 from tars_lib.core.models import SourceInfo, UtcDatetime
 from tars_lib.core.workspace import PROJECT
 from tars_lib.sources.base import Progress, RangeQuery, SeriesSet
+from tars_lib.sources.spec import parse_selectors
 
 __all__ = [
     "BUCKETS",
@@ -598,7 +599,10 @@ class ScenarioSource:
             )
         self.path = path
         self.scenario, self.raw = _simulated(path.resolve(), path.stat().st_mtime)
-        self._keep = _selector_filter(selector)
+        self._keep = {
+            family: _selector_filter(matchers)
+            for family, matchers in parse_selectors(selector).items()
+        }
 
     @property
     def info(self) -> SourceInfo:
@@ -624,7 +628,8 @@ class ScenarioSource:
                     f"{self.path}: the scenario covers {self.scenario.start:%Y-%m-%d} to "
                     f"{self.scenario.end:%Y-%m-%d}; asked for data outside it"
                 )
-            out[query.key] = evaluator(self.raw, t, self._keep)
+            keep = self._keep.get(query.family) or _selector_filter(None)
+            out[query.key] = evaluator(self.raw, t, keep)
             if progress:
                 progress(1)
         return out
