@@ -191,3 +191,39 @@ def test_series_stats():
     assert stats.std == pytest.approx(np.std([1, 2, 3, 4]))
     assert stats.p95 == pytest.approx(np.percentile([1, 2, 3, 4], 95))
     assert series_stats(np.array([np.nan])) is None
+
+
+def test_buckets_of_one_bound_are_summed_whatever_their_spelling(catalogue: Catalogue):
+    """le="1" until noon and le="1.0" after it are one bucket, as Prometheus coalesces them."""
+    spec = catalogue.kpis["p99_latency_ms"]
+    clean = kpi_window(spec, {"buckets": _histogram(LES, ROWS)}, 300, catalogue.pricing)
+    split = np.vstack([ROWS[:3], [[100, np.nan]], ROWS[4:], [[np.nan, 10]]])
+    respelled = kpi_window(
+        spec, {"buckets": _histogram((*LES[:3], "1", "+Inf", "1.0"), split)}, 300, catalogue.pricing
+    )
+    assert respelled.value == clean.value and respelled.warning is None
+    np.testing.assert_array_equal(respelled.series, clean.series)
+
+
+def test_a_bucket_absent_at_a_point_is_left_out_there():
+    """Prometheus never sees an absent series: interpolate across the buckets present."""
+    bounds = np.array([0.1, 0.5, 1.0, math.inf])
+    with_gap = histogram_quantile(0.5, bounds, np.array([[10.0], [np.nan], [30.0], [40.0]]))
+    without = histogram_quantile(
+        0.5, np.array([0.1, 1.0, math.inf]), np.array([[10.0], [30.0], [40.0]])
+    )
+    assert with_gap[0] == without[0] == pytest.approx(0.1 + 0.9 * 10 / 20)
+    assert math.isnan(histogram_quantile(0.5, bounds, np.array([[1.0], [2.0], [3.0], [np.nan]]))[0])
+
+
+def test_decreasing_counts_are_raised_as_prometheus_does_with_a_warning(catalogue: Catalogue):
+    spec = catalogue.kpis["p50_latency_ms"]
+    rows = np.array([[60, 60], [50, 50], [80, 80], [100, 100], [100, 100]], dtype=float)
+    window = kpi_window(spec, {"buckets": _histogram(LES, rows)}, 300, catalogue.pricing)
+    # ensureMonotonic: le=0.25 counts 60; rank 50 lies in the first bucket: 0.1 * 50 / 60
+    assert window.value == pytest.approx(1000 * 0.1 * 50 / 60)
+    assert window.warning and "decrease as le grows at 2 of 2 points" in window.warning
+    # float noise (relative 1e-12) is not a decrease and is not reported
+    noisy = np.array([[60, 60], [60 * (1 - 1e-13), 60], [80, 80], [100, 100], [100, 100]])
+    quiet = kpi_window(spec, {"buckets": _histogram(LES, noisy)}, 300, catalogue.pricing)
+    assert quiet.warning is None

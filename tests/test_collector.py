@@ -135,8 +135,12 @@ def test_day_number_derived_from_ga():
 def test_selector_scopes_the_scenario(catalogue, ga_summary):  # type: ignore[no-untyped-def]
     other = ScenarioSource(SCENARIO, selector='job="billing"')
     summary = build_day_summary(other, catalogue, ga_summary, 1, NOW)
-    assert all(v.value is None for v in summary.kpis.values())  # missing, never 0
-    assert all(s.bad_fraction is None for s in summary.slos.values())
+    app = {k for k, spec in catalogue.kpis.items() if spec.exporter == "application"}
+    assert app and app != set(catalogue.kpis)
+    # --selector scopes the application's series only: those are missing (never 0),
+    # the exporters' KPIs (node, Redis, Postgres) are untouched
+    assert {k for k, v in summary.kpis.items() if v.value is None} == app
+    assert all(s.bad_fraction is None for k, s in summary.slos.items() if k in app)
 
 
 class OddBackend:

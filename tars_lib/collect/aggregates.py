@@ -23,7 +23,14 @@ from tars_lib.core.catalogue import KpiSpec, Pricing
 from tars_lib.core.models import KpiStats
 from tars_lib.sources.base import SeriesSet
 
-__all__ = ["MAX_SAMPLE", "KpiWindow", "histogram_quantile", "kpi_window", "series_stats"]
+__all__ = [
+    "MAX_SAMPLE",
+    "PRECISION_TOLERANCE",
+    "KpiWindow",
+    "histogram_quantile",
+    "kpi_window",
+    "series_stats",
+]
 
 Array = npt.NDArray[np.float64]
 
@@ -38,24 +45,85 @@ why is something an SRE can act on, a plausible-looking wrong number is not.
 
 
 def histogram_quantile(q: float, bounds: Array, cumulative: Array) -> Array:
-    """Prometheus' histogram_quantile over cumulative bucket counts.
+    """Prometheus' histogram_quantile over cumulative bucket counts, one column per point.
 
-    ``bounds`` are the sorted upper bounds, the last one +Inf; ``cumulative`` has
-    one row per bound and one column per point. Linear interpolation inside the
-    bucket holding the rank; the lowest bucket starts at 0; a rank in the +Inf
-    bucket gives the highest finite bound; no observations give NaN.
+    ``bounds`` are the buckets' upper bounds (any order, repeats allowed; +Inf for
+    the top bucket); ``cumulative`` has one row per bound, NaN where that bucket
+    has no value at that point. Per point, as ``bucketQuantile`` in Prometheus'
+    promql/quantile.go: the buckets present are sorted by bound and those of the
+    same bound summed (``le="1"`` and ``le="1.0"`` are one bucket); without a +Inf
+    bucket, with fewer than two buckets or no observations the result is NaN;
+    counts within 1e-12 of the previous bucket are taken as equal and a count
+    below a lower bucket's is raised to it (monotonicity is forced); then linear
+    interpolation inside the bucket holding the rank, the lowest bucket starting
+    at 0 (or giving its bound when that is <= 0), a rank in the +Inf bucket
+    giving the highest finite bound.
     """
-    counts = np.maximum.accumulate(np.nan_to_num(cumulative), axis=0)  # ensure monotonic
+    return _quantile(q, bounds, cumulative)[0]
+
+
+def _coalesce(bounds: Array, counts: Array) -> tuple[Array, Array]:
+    """Rows of the same bound summed, sorted by bound; NaN where none of them has a value."""
+    merged, inverse = np.unique(bounds, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    if len(merged) == len(bounds):
+        return merged, counts[np.argsort(bounds, kind="stable")]
+    out = np.zeros((len(merged), counts.shape[1]))
+    present = np.zeros(out.shape, dtype=bool)
+    np.add.at(out, inverse, np.nan_to_num(counts, nan=0.0))
+    np.logical_or.at(present, inverse, np.isfinite(counts))
+    out[~present] = np.nan
+    return merged, out
+
+
+def _quantile(q: float, bounds: Array, cumulative: Array) -> tuple[Array, npt.NDArray[np.bool_]]:
+    """``histogram_quantile`` and, per point, whether monotonicity had to be forced."""
+    bounds = np.asarray(bounds, dtype=np.float64)
+    counts = np.asarray(cumulative, dtype=np.float64)
+    bounds, counts = _coalesce(bounds, counts)
+    points = counts.shape[1]
+    out = np.full(points, np.nan)
+    forced = np.zeros(points, dtype=bool)
+    present = np.isfinite(counts)
+    # Buckets absent at a point are left out there, as Prometheus never sees them:
+    # one pass per pattern of present buckets (one or two patterns in practice).
+    patterns, which = np.unique(present.T, axis=0, return_inverse=True)
+    which = which.reshape(-1)
+    for i, rows in enumerate(patterns):
+        cols = np.nonzero(which == i)[0]
+        if rows.sum() < 2 or not (rows[-1] and np.isposinf(bounds[-1])):
+            continue  # no +Inf bucket (or nothing but it): NaN, as Prometheus gives
+        out[cols], forced[cols] = _complete(q, bounds[rows], counts[np.ix_(rows, cols)])
+    return out, forced
+
+
+PRECISION_TOLERANCE = 1e-12
+"""Relative difference between neighbouring buckets taken as float noise (Prometheus' value)."""
+
+
+def _complete(q: float, bounds: Array, counts: Array) -> tuple[Array, npt.NDArray[np.bool_]]:
+    """bucketQuantile for points where every bucket (sorted, distinct, the last +Inf) is present."""
+    counts = counts.copy()
+    prev = counts[0].copy()
+    for i in range(1, len(bounds)):  # correctPrecisionErrors
+        curr = counts[i]
+        delta = np.abs(curr - prev)
+        eps = np.divide(delta, curr, out=np.full_like(delta, np.inf), where=curr != 0)
+        noise = (delta != 0) & (eps <= PRECISION_TOLERANCE)
+        counts[i] = np.where(noise, prev, curr)
+        prev = np.where(noise, prev, curr)
+    envelope = np.maximum.accumulate(counts, axis=0)  # ensureMonotonic
+    forced = (envelope > counts).any(axis=0)
+    counts = envelope
     total = counts[-1]
     rank = q * total
-    finite = counts[:-1]
-    # index of the first finite bucket whose count reaches the rank (len-1 if none)
-    reached = finite >= rank[None, :]
+    # the first finite bucket whose count reaches the rank (len-1: the +Inf bucket)
+    reached = counts[:-1] >= rank[None, :]
     b = np.where(reached.any(axis=0), reached.argmax(axis=0), len(bounds) - 1)
     out = np.full(total.shape, np.nan)
     has = total > 0
     in_inf = has & (b == len(bounds) - 1)
-    out[in_inf] = bounds[-2] if len(bounds) > 1 else np.nan
+    out[in_inf] = bounds[-2]
     mid = has & ~in_inf
     bi = b[mid]
     cols = np.nonzero(mid)[0]
@@ -67,7 +135,7 @@ def histogram_quantile(q: float, bounds: Array, cumulative: Array) -> Array:
     frac = np.divide(rank[cols] - count_start, width, out=np.ones_like(width), where=width > 0)
     value = start + (end - start) * frac
     out[mid] = np.where((bi == 0) & (bounds[0] <= 0), bounds[0], value)
-    return out
+    return out, forced & has
 
 
 @dataclass(frozen=True)
@@ -143,8 +211,9 @@ def _buckets(series: SeriesSet, component: str) -> tuple[Array, Array, str | Non
         )
     counts = np.asarray(series.values[good], dtype=np.float64)
     _check_magnitude(counts, component)
-    order = np.argsort(bounds[good])
-    return bounds[good][order], counts[order], note
+    # le="1" and le="1.0" (Prometheus 3 respells le) are one bucket: summed by bound
+    merged, summed = _coalesce(bounds[good], counts)
+    return merged, summed, note
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -188,9 +257,22 @@ def _window(
             return KpiWindow(None, empty, "no histogram buckets")
         bounds, counts, note = got
         assert spec.quantile is not None
-        series = histogram_quantile(spec.quantile, bounds, counts) * spec.scale
-        day = histogram_quantile(spec.quantile, bounds, np.nansum(counts, axis=1)[:, None])
-        return KpiWindow(_finite_or_none(float(day[0]) * spec.scale), series, warning=note)
+        series, forced = _quantile(spec.quantile, bounds, counts)
+        # a bucket absent all window stays absent in the window's sum (not a bucket of 0)
+        seen = np.isfinite(counts).any(axis=1)
+        sums = np.where(seen, np.nansum(counts, axis=1), np.nan)[:, None]
+        day, day_forced = _quantile(spec.quantile, bounds, sums)
+        if forced.any() or day_forced.any():
+            fixed = (
+                f"bucket counts of query buckets decrease as le grows at {int(forced.sum())} "
+                f"of {forced.size} points"
+                + (" and in the window's sum" if day_forced.any() else "")
+                + "; raised to the lower bucket's count, as Prometheus' histogram_quantile "
+                "does (buckets relabelled, respelled or scraped apart?)"
+            )
+            note = f"{note}; {fixed}" if note else fixed
+        value = _finite_or_none(float(day[0]) * spec.scale)
+        return KpiWindow(value, series * spec.scale, warning=note)
     if kind == "ratio":
         num = _single(components["numerator"], "numerator")
         den = _single(components["denominator"], "denominator")

@@ -6,7 +6,7 @@ Loaded once per command and passed down; nothing else reads the YAML.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -17,11 +17,13 @@ from tars_lib.core.workspace import PROJECT
 
 __all__ = [
     "DEFAULT_CONFIG",
+    "EXPORTERS",
     "Catalogue",
     "CostShares",
     "HealthConfig",
     "HealthWeights",
     "KpiSpec",
+    "MetricExporter",
     "Pricing",
     "SloSpec",
     "load_catalogue",
@@ -35,6 +37,11 @@ DEFAULT_CONFIG = PROJECT.catalogue
 M = TypeVar("M", bound=BaseModel)
 
 Direction = Literal["higher", "lower", "neutral"]
+
+MetricExporter = Literal["application", "node", "redis", "postgres"]
+"""Who exposes a KPI's series: the service itself or an exporter; each has its own selector."""
+
+EXPORTERS: tuple[str, ...] = get_args(MetricExporter)
 
 
 class _Config(BaseModel):
@@ -61,6 +68,7 @@ class KpiSpec(_Config):
     weekly: Literal["request_weighted", "mean", "worst"] = "mean"
     category: str
     family: str
+    exporter: MetricExporter = "application"
     aggregate: Aggregate = "mean"
     quantile: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
     scale: float = 1.0
@@ -162,6 +170,8 @@ class Catalogue(_Config):
     health: HealthConfig = HealthConfig()
     pricing_file: str | None = None
     pricing: Pricing = DEFAULT_PRICING
+    selectors: dict[MetricExporter, str] = {}
+    """Label matchers for every query of an exporter's KPIs, e.g. node: 'job="node"'."""
 
     @model_validator(mode="after")
     def _slos_name_kpis(self) -> Catalogue:
