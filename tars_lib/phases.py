@@ -23,6 +23,7 @@ from tars_lib.collect.collector import (
     build_ga_summary,
     collect_window,
     latest_complete_day,
+    require_coverage,
 )
 from tars_lib.core.artifacts import dump_json, read_artifact, write_artifact, write_texts_atomic
 from tars_lib.core.catalogue import Catalogue
@@ -116,8 +117,13 @@ def run_ga_kpi(
     ga: datetime | None,
     now: datetime,
     progress: Progress | None = None,
+    strict: bool = False,
 ) -> tuple[GaKpiSummary, Path]:
-    """Phase 1; the GA moment defaults to the scenario's, and is required for Prometheus."""
+    """Phase 1; the GA moment defaults to the scenario's, and is required for Prometheus.
+
+    ``strict``: a GA-day KPI below ``policy.MIN_COVERAGE`` is a ``SourceError``
+    (exit 3) and nothing is written.
+    """
     if ga is None:
         if not isinstance(source, ScenarioSource):
             raise SettingError(
@@ -126,6 +132,8 @@ def run_ga_kpi(
             )
         ga = source.scenario.ga_timestamp
     summary = build_ga_summary(source, catalogue, ga, now, progress)
+    if strict:
+        require_coverage("the GA day", summary.kpis)
     path = Path(output_dir) / GA_FILE
     write_artifact(path, summary)
     return summary, path
@@ -140,11 +148,18 @@ def run_stability(
     now: datetime,
     progress: Progress | None = None,
     changes: Sequence[Change] = (),
+    strict: bool = False,
 ) -> tuple[DaySummary, Path]:
-    """Phase 2 for ``day`` (default: the last complete day); re-running replaces the file."""
+    """Phase 2 for ``day`` (default: the last complete day); re-running replaces the file.
+
+    ``strict``: a KPI below ``policy.MIN_COVERAGE`` is a ``SourceError`` (exit 3)
+    and nothing is written.
+    """
     ga_summary = read_artifact(Path(ga_path), GaKpiSummary)
     day_number = day or latest_complete_day(ga_summary.ga_timestamp, now)
     summary = build_day_summary(source, catalogue, ga_summary, day_number, now, progress)
+    if strict:
+        require_coverage(f"day {day_number}", summary.kpis)
     made = [c for c in changes if summary.window.start <= c.at < summary.window.end]
     if made:
         summary = summary.model_copy(update={"changes": made})

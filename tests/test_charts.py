@@ -376,6 +376,31 @@ class TestHealth:
         }
         assert len(markers) == len({r.status for r in reports.values()})  # shape, not only colour
 
+    def test_a_day_without_traffic_has_no_score_point(
+        self, reports: dict[int, HealthReport]
+    ) -> None:
+        # day 3 scored 95 on what little was measured, but had no traffic: no_data
+        silent = reports[3].model_copy(update={"health_score": 95.0, "status": "no_data"})
+        ax = only_axes(charts.health_chart({**reports, 3: silent}, ga_timestamp=GA))
+        expected = [math.nan if d in (3, 5) else reports[d].health_score for d in range(1, 8)]
+        np.testing.assert_allclose(ydata(ax, "score"), expected, equal_nan=True)
+        notes = {t.get_gid(): t.get_text() for t in ax.texts if t.get_gid()}
+        assert notes["no-score:3"] == "no data" and notes["no-score:5"] == "no report"
+        texts = [t.get_text() for t in ax.texts]
+        assert "no_data" not in texts and 95.0 not in [
+            y for ln in ax.lines for y in np.asarray(ln.get_ydata(), dtype=float)
+        ]
+
+    def test_health_text_is_words_and_no_score_without_data(
+        self, reports: dict[int, HealthReport]
+    ) -> None:
+        report = reports[1].model_copy(update={"health_score": 92.06, "status": "degraded"})
+        assert charts.health_text(report) == "92.1 (degraded)"
+        silent = report.model_copy(update={"health_score": 95.0, "status": "no_data"})
+        assert charts.health_text(silent) == "– (no data)"
+        assert charts.health_status_text("no_data") == "no data"
+        assert charts.health_status_text("critical") == "critical"
+
     def test_no_reports(self):
         fig = charts.health_chart({})
         assert fig.get_label() == "health-score"
@@ -524,6 +549,75 @@ class TestIncidentChart:
         assert x[-2] == GA + 5 * DAY  # the last point of day 4 ends at midnight
         assert math.isnan(y[-1])  # then a gap: day 5 was never collected
         assert set(ydata(bottom, "expected")) == {0.05}
+        # the missing day is marked from its midnight to the end of the window
+        left, right = x_extent(patch(top, "no-data-span"))
+        second = 1 / 86400  # in Matplotlib's date numbers (days)
+        assert left == pytest.approx(mdates.date2num(GA + 5 * DAY), abs=second)
+        assert right == pytest.approx(mdates.date2num(end + timedelta(hours=3)), abs=second)
+
+    def test_a_backend_gap_is_left_open_and_marked_no_data(self, make_week: WeekBuilder) -> None:
+        # day 4: no value from 09:00 to 12:00 (the points ending 09:05 .. 12:00), an
+        # incident 12:00-16:00 right after it; one lone missing point at 17:00
+        day4: list[float | None] = []
+        for i in range(288):
+            moment = GA + 4 * DAY + STEP * (i + 1)
+            gap = GA + 4 * DAY + timedelta(hours=9) < moment <= GA + 4 * DAY + timedelta(hours=12)
+            day4.append(None if gap else 50.0 + i % 4)
+        day4[12 * 17 - 1] = None  # the 5 minutes ending 17:00
+        start, end = GA + 4 * DAY + timedelta(hours=12), GA + 4 * DAY + timedelta(hours=16)
+        week = with_series(make_week(flat(), events=[]), "avg_cpu_percent", {4: day4})
+        incident = make_incident("inc-cpu", start, end, [("avg_cpu_percent", 53.0, 48.0)])
+        fig = charts.incident_chart(with_incidents(week, [incident]), incident)
+        ax = only_axes(fig)
+        x = list(line(ax, "series").get_xdata())
+        y = np.asarray(line(ax, "series").get_ydata(), dtype=float)
+        shown = dict(zip(x, y, strict=True))
+        hour = timedelta(hours=1)
+        missing = [t for t in x if start - 3 * hour < t <= start]
+        assert len(missing) == 36 and all(math.isnan(shown[t]) for t in missing)
+        assert not math.isnan(shown[start - 3 * hour]) and not math.isnan(shown[start + STEP])
+        spans = sorted(
+            (x_extent(p) for p in ax.patches if p.get_gid() == "no-data-span"),
+            key=lambda e: e[0],
+        )
+        minute = 1 / 24 / 60  # in Matplotlib's date numbers (days)
+        assert spans == [
+            pytest.approx(
+                (mdates.date2num(start - 3 * hour), mdates.date2num(start)), abs=minute / 60
+            ),
+            pytest.approx(
+                (mdates.date2num(start + 5 * hour - STEP), mdates.date2num(start + 5 * hour)),
+                abs=minute / 60,
+            ),
+        ]
+        labels = [t for t in ax.texts if t.get_gid() == "no-data-text"]
+        assert [t.get_text() for t in labels] == ["no data"]  # the 5 minutes are too narrow
+        assert labels[0].get_position()[0] == start - 1.5 * hour  # the middle of the gap
+        legend = [t.get_text() for t in fig.legends[0].get_texts()]
+        assert "No data (the backend gave no value)" in legend
+        # a day without gaps has no such span nor legend entry
+        full = with_series(make_week(flat(), events=[]), "avg_cpu_percent", {4: [50.0] * 288})
+        fig = charts.incident_chart(with_incidents(full, [incident]), incident)
+        assert [p for p in only_axes(fig).patches if p.get_gid() == "no-data-span"] == []
+        assert not any("No data" in t.get_text() for t in fig.legends[0].get_texts())
+
+    def test_no_data_spans(self) -> None:
+        t0 = GA + DAY
+        times = [t0 + STEP * (i + 1) for i in range(6)]
+        nan = math.nan
+        assert charts.no_data_spans(times, [1.0] * 6) == []
+        assert charts.no_data_spans(times, [1.0, nan, nan, 1.0, 1.0, nan]) == [
+            (t0 + STEP, t0 + 3 * STEP),
+            (t0 + 5 * STEP, t0 + 6 * STEP),
+        ]
+        # a trailing run reaches the window's end; points absent at the start count too
+        assert charts.no_data_spans(times[2:], [1.0, 1.0, 1.0, nan], t0, t0 + DAY) == [
+            (t0, t0 + 2 * STEP),
+            (t0 + 5 * STEP, t0 + DAY),
+        ]
+        # a single filler NaN for a missing day spans to the next point's start
+        jump = [t0 + STEP, t0 + 2 * STEP, t0 + DAY + STEP]
+        assert charts.no_data_spans(jump, [1.0, nan, 1.0]) == [(t0 + STEP, t0 + DAY)]
 
 
 class TestIncidentsMarked:
@@ -650,6 +744,52 @@ class TestHeatMap:
         assert shown[0] == "Incident" and "OK" in shown and "No data" in shown
         assert len(shown) == 6
 
+    def test_partial_cells_and_no_data_day(self) -> None:
+        from tars_lib.retro.timeline import STATUS_ORDER
+
+        assert tuple(charts.HEAT_STATUSES) == STATUS_ORDER  # legend order is worst first
+        fill, hatch, text = charts.HEAT_STATUSES["partial"]
+        assert text == "Partial data (coverage < 90%)"
+        others = {s: v for s, v in charts.HEAT_STATUSES.items() if s != "partial"}
+        assert hatch and hatch not in {h for _, h, _ in others.values()}
+        assert fill not in {f for f, _, _ in others.values()}
+        heat = _heat_map_type()(
+            kpis=["a", "b"],
+            labels=["A", "B"],
+            days=[0, 1, 2, 3, 4],
+            status=[
+                ["ok", "ok", "no_data", "partial", "incident"],
+                ["ok", "drift", "no_data", "partial", "partial"],
+            ],
+            health={1: 88.0, 3: 92.1, 4: 40.0},
+            no_data=frozenset({2}),
+        )
+        fig = charts.heat_map_chart(heat)
+        ax = only_axes(fig)
+        for kpi, day in (("a", 3), ("b", 3), ("b", 4)):
+            cell = patch(ax, f"cell:{kpi}:{day}")
+            assert cell.get_label() == "partial"
+            assert cell.get_facecolor() == pytest.approx(to_rgba(fill))
+            assert cell.get_hatch() == hatch
+        assert patch(ax, "cell:a:4").get_label() == "incident"
+        texts = {t.get_gid(): t.get_text() for t in ax.texts}
+        assert texts["health-text:2"] == "no data"  # no traffic: never a score
+        assert texts["health-text:3"] == "92"  # partial, but had traffic: its score
+        assert texts["health-text:0"] == "–"  # no report
+        shown = [t.get_text() for t in fig.legends[0].get_texts()]
+        assert shown == [
+            "Incident",
+            charts.HEAT_STATUSES["drift"][2],
+            "Partial data (coverage < 90%)",
+            "OK",
+            "No data",
+        ]
+        # a score given for a no-data day is still not drawn
+        scored = dataclasses.replace(heat, health={2: 95.0})
+        ax = only_axes(charts.heat_map_chart(scored))
+        texts = {t.get_gid(): t.get_text() for t in ax.texts}
+        assert texts["health-text:2"] == "no data" and "95" not in texts.values()
+
     def test_legend_lists_only_statuses_used(self):
         heat = _heat_map_type()(
             kpis=["a"], labels=["A"], days=[0, 1], status=[["ok", "drift"]], health={}
@@ -681,7 +821,7 @@ def all_charts(week: ReleaseWeek) -> dict[str, Figure]:
         kpis=list(week.catalogue.kpis),
         labels=[s.label for s in week.catalogue.kpis.values()],
         days=list(range(8)),
-        status=[["ok", "drift", "incident", "breach", "explained", "no_data", "ok", "ok"]]
+        status=[["ok", "drift", "incident", "breach", "explained", "no_data", "partial", "ok"]]
         * len(week.catalogue.kpis),
         health={d: r.health_score for d, r in reports.items()},
     )

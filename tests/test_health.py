@@ -575,3 +575,50 @@ def test_event_helper_places_events_in_day_windows() -> None:
     day = make_day()
     assert day.window.start == e.start == GA + DAY
     assert e.end - e.start == timedelta(minutes=30)
+
+
+# --------------------------------------------------------------------------- coverage
+
+
+def test_a_day_without_traffic_is_no_data_never_healthy() -> None:
+    """Request rate 0: no error and no slow request, which is not health: ``no_data``."""
+    day = make_day(
+        requests_per_second=0.0,
+        availability=None,
+        error_rate=None,
+        p99_latency_ms=None,
+        drift={"requests_per_second": -100.0},
+    )
+    rep = report(day)
+    assert rep.health_score == 100.0  # the score of what was measured: nothing adverse
+    assert rep.status == "no_data"
+    first = rep.mitigation_plan[0]
+    assert first.priority == "P1" and first.kpi == "requests_per_second"
+    assert "request rate -100% vs GA day" in first.finding
+    assert report(make_day(requests_per_second=None)).status == "no_data"
+
+
+def test_an_slo_within_budget_on_partial_data_is_unknown_and_not_healthy() -> None:
+    partial = SloDay(
+        kpi="availability", target_percent=99.9, period_days=30, bad_fraction=0.0003, coverage=0.875
+    )
+    assert partial.status == "unknown" and not partial.breached
+    full = partial.model_copy(update={"coverage": 1.0})
+    assert full.status == "met"
+    breached = partial.model_copy(update={"bad_fraction": 0.0035})
+    assert breached.status == "breached"  # a breach in what was seen is a breach
+    day = make_day(slos={"availability": partial})
+    day = day.model_copy(
+        update={
+            "kpis": {
+                **day.kpis,
+                "availability": KpiValue(value=99.97, unit="%", coverage=0.875),
+            }
+        }
+    )
+    rep = report(day)
+    assert rep.health_score == 100.0 and rep.status == "degraded"
+    assert "unknown (partial data" in rep.components["slo_compliance"].detail
+    assert "availability 87.5%" in rep.mitigation_plan[0].finding
+    clean = report(make_day(slos={"availability": full}))
+    assert clean.status == "healthy" and clean.mitigation_plan == []

@@ -19,7 +19,9 @@ import yaml
 from bs4 import BeautifulSoup
 from matplotlib.image import imread
 
+from tars_lib.core.catalogue import Catalogue
 from tars_lib.core.errors import SettingError
+from tars_lib.core.models import HealthComponent, HealthReport
 from tars_lib.core.workspace import PROJECT, SiteLayout, Workspace
 from tars_lib.report import pdf as report_pdf
 from tars_lib.report import site as report_site
@@ -34,7 +36,7 @@ from tars_lib.report.site import (
 from tars_lib.retro.markdown import SECTION_HEADINGS
 from testsupport.servers import require_binary
 
-from .conftest import SCENARIO, TEST_DATA
+from .conftest import DAY, GA, SCENARIO, TEST_DATA, build_week, quiet
 from .conftest import run_tars as tars
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -683,3 +685,65 @@ def test_day_links_only_where_a_day_has_a_page() -> None:
         "[Day 2](day_02.html), 14:00 UTC; Day 3: quiet; ([Day 2](day_02.html)); day 2"
     )
     assert report_site.link_days("[Day 2](day_02.html)", [2]) == "[Day 2](day_02.html)"
+
+
+# --------------------------------------------------------------------------- statuses in words
+
+
+def _status_view(catalogue: Catalogue) -> report_pdf.WeekView:
+    """A week whose day 3 had no traffic (scored 95 on the rest) and day 4 is degraded."""
+    from tars_lib.retro.cost import analyze_cost
+
+    week = build_week(catalogue, quiet())
+
+    def report(day: int, score: float, status: str) -> HealthReport:
+        return HealthReport(
+            day_number=day,
+            generated_at=GA + (day + 1) * DAY,
+            health_score=score,
+            status=status,  # type: ignore[arg-type]
+            components={"slo_compliance": HealthComponent(score=score, weight=1.0, detail="-")},
+            mitigation_plan=[],
+        )
+
+    health = {1: report(1, 95.0, "healthy"), 3: report(3, 95.0, "no_data")}
+    health[4] = report(4, 92.1, "degraded")
+    return report_pdf.WeekView(week=week, health=health, burns=[], cost=analyze_cost(week))
+
+
+def test_day_table_and_day_pages_write_statuses_as_words(
+    catalogue: Catalogue, tmp_path: Path
+) -> None:
+    view = _status_view(catalogue)
+    ctx = report_site.SiteContext(
+        workspace=Workspace(tmp_path),
+        runs={d: {} for d in (1, 3, 4)},
+        latest={},
+        warnings=[],
+        view=view,
+    )
+    index = report_site.index_markdown(ctx)
+    rows = {
+        line.split("|")[1].strip(): line.split("|")[3].strip()
+        for line in index.splitlines()
+        if line.startswith("| [Day")
+    }
+    assert rows == {
+        "[Day 1](day_01.html)": "95.0 (healthy)",
+        "[Day 3](day_03.html)": "– (no data)",
+        "[Day 4](day_04.html)": "92.1 (degraded)",
+    }
+    assert "no_data" not in index
+    day3 = report_site.day_markdown(ctx, 3)
+    assert "**No health score: no data (the day had no traffic to judge).**" in day3
+    assert "95" not in day3 and "no_data" not in day3
+    assert "**Health score 92.1 of 100: degraded.**" in report_site.day_markdown(ctx, 4)
+    table = report_pdf._health_table(view)
+    cells = {
+        line.split("|")[1].strip(): [c.strip() for c in line.split("|")[3:5]]
+        for line in table.splitlines()[2:]
+    }
+    assert cells["1"] == ["95.0", "healthy"]
+    assert cells["2"] == ["n/a", "no report"]
+    assert cells["3"] == ["–", "no data"]
+    assert cells["4"] == ["92.1", "degraded"]

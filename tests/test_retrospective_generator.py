@@ -558,3 +558,37 @@ class TestMarkdown:
         text = render_markdown(build_retrospective(make_week(quiet(), events=events), GA))
         assert "<script>" not in text
         assert "pod=&lt;script&gt;x&lt;/script&gt;\\|y" in text
+
+
+class TestCoverage:
+    """Days without traffic or with partial data never show a recovery or a met SLO."""
+
+    def test_no_recovery_on_a_day_without_traffic(self, make_week: WeekBuilder) -> None:
+        p99 = [300.0, 300.0, 700.0, None, 300.0, 300.0, 300.0, 300.0]
+        rps = [1000.0, 1000.0, 1000.0, 0.0, 1000.0, 1000.0, 1000.0, 1000.0]
+        events = [event("p99_latency_ms", 2, 9.5, severity="critical")]
+        week = make_week(quiet(p99_latency_ms=p99, requests_per_second=rps), events=events)
+        [finding] = analyze_degradations(week)
+        assert finding.json.resolution_details.startswith("Recovered on Day 4: 300.0 ms")
+        retro = build_retrospective(week, week.end)
+        [day3] = retro.retrospective.partial_days
+        assert (day3.day, day3.status) == (3, "no_data")
+        assert "requests_per_second" in day3.kpis
+
+    def test_unresolved_when_only_days_without_traffic_follow(self, make_week: WeekBuilder) -> None:
+        p99 = [300.0, 300.0, 300.0, 300.0, 300.0, 300.0, 700.0, None]
+        rps = [1000.0] * 7 + [0.0]
+        events = [event("p99_latency_ms", 6, 9.5, severity="critical")]
+        week = make_week(quiet(p99_latency_ms=p99, requests_per_second=rps), events=events)
+        [finding] = analyze_degradations(week)
+        assert finding.json.resolution_status == "unresolved"
+        assert finding.json.resolution_details.startswith("Recovery not seen: Day(s) 7")
+
+    def test_partial_day_slo_is_unknown_not_compliant(self, make_week: WeekBuilder) -> None:
+        partial = slo_day("availability", 0.0003).model_copy(update={"coverage": 0.875})
+        slos = {"availability": [slo_day("availability", 0.0003)] * 4 + [partial] * 4}
+        [burn] = analyze_slos(make_week(quiet(), slos=slos))
+        compliant = [c.compliant for c in burn.json.compliance_by_day]
+        assert compliant == [True, True, True, True, None, None, None, None]
+        # the budget still counts what was seen: 0.0003 / 0.001 / 30 days per day
+        assert burn.json.budget_consumed_percent == pytest.approx(7 * 100 * 0.3 / 30, abs=0.01)

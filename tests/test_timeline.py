@@ -474,7 +474,15 @@ def cell(week: ReleaseWeek, kpi: str, day: int) -> str:
 
 
 def test_rows_follow_the_catalogue_and_columns_are_days_0_to_7(catalogue: Catalogue) -> None:
-    assert STATUS_ORDER == ("incident", "breach", "explained", "drift", "ok", "no_data")
+    assert STATUS_ORDER == (
+        "incident",
+        "breach",
+        "explained",
+        "drift",
+        "partial",
+        "ok",
+        "no_data",
+    )
     hm = heat_map(week_of(catalogue))
     assert hm.kpis == list(catalogue.kpis)
     assert hm.labels == [spec.label for spec in catalogue.kpis.values()]
@@ -482,6 +490,7 @@ def test_rows_follow_the_catalogue_and_columns_are_days_0_to_7(catalogue: Catalo
     assert hm.days == [0, 1, 2, 3, 4, 5, 6, 7]
     assert hm.status == [["ok"] * 8 for _ in catalogue.kpis]
     assert hm.health == {}
+    assert hm.no_data == frozenset()
 
 
 def test_the_worst_status_of_a_cell_wins(catalogue: Catalogue) -> None:
@@ -623,6 +632,97 @@ def test_heat_map_of_the_bundled_test_week(test_week: ReleaseWeek) -> None:
     assert row["redis_memory_mb"] == ["ok"] * 4 + ["drift"] * 4
     # request rate never moves 10% from 1200
     assert row["requests_per_second"] == ["ok"] * 8
+
+
+def with_coverage(week: ReleaseWeek, coverage: dict[tuple[str, int], float]) -> ReleaseWeek:
+    """``week`` with the recorded coverage of some (KPI, day) values replaced."""
+    ga, days = week.ga, dict(week.days)
+    for (kpi, day), share in coverage.items():
+        summary = ga if day == 0 else days[day]
+        entry = summary.kpis[kpi].model_copy(update={"coverage": share})
+        changed = summary.model_copy(update={"kpis": {**summary.kpis, kpi: entry}})
+        if day == 0:
+            ga = changed  # type: ignore[assignment]
+        else:
+            days[day] = changed  # type: ignore[assignment]
+    return dataclasses.replace(week, ga=ga, days=days)
+
+
+def test_a_kpi_below_minimum_coverage_is_partial_unless_something_worse_shows(
+    catalogue: Catalogue,
+) -> None:
+    # Day 4: a backend gap leaves most KPIs at 87.5% of their points; on the same day
+    # avg CPU has an incident, P99 latency breaches its SLO and Redis memory drifts
+    # +20%. The GA day has one partial KPI; DB connections at 95% and the error rate
+    # at exactly 90% are not partial.
+    coverage = {(kpi, 4): 0.875 for kpi in catalogue.kpis}
+    coverage |= {
+        ("db_connections", 4): 0.95,
+        ("error_rate", 4): 0.9,
+        ("redis_hit_rate", 4): 0.899,
+        ("daily_cost_usd", 0): 0.5,
+        ("p50_latency_ms", 6): 0.1,
+    }
+    memory: list[float | None] = [1000.0, 1000.0, 1000.0, 1000.0, 1200.0, 1000.0, 1000.0, 1000.0]
+    week = with_coverage(
+        week_of(
+            catalogue,
+            series=quiet_series(redis_memory_mb=memory),
+            slos={"p99_latency": only_on(4, P99_BREACH)},
+            incidents=[incident(["avg_cpu_percent"], at(4, 12), at(4, 16), "CPU level shift")],
+        ),
+        coverage,
+    )
+    seen = {("avg_cpu_percent", 4): "incident", ("p99_latency_ms", 4): "breach"}
+    seen |= {("redis_memory_mb", 4): "drift"}
+    hm = heat_map(week)
+    for kpi, statuses in zip(hm.kpis, hm.status, strict=True):
+        for day, status in zip(hm.days, statuses, strict=True):
+            share = coverage.get((kpi, day))
+            expected = seen.get((kpi, day)) or (
+                "partial" if share is not None and share < 0.9 else "ok"
+            )
+            assert status == expected, (kpi, day)
+    row = dict(zip(hm.kpis, hm.status, strict=True))
+    assert row["availability"] == ["ok"] * 4 + ["partial"] + ["ok"] * 3
+    assert row["daily_cost_usd"] == ["partial"] + ["ok"] * 3 + ["partial"] + ["ok"] * 3
+    assert row["db_connections"] == ["ok"] * 8
+    assert row["error_rate"] == ["ok"] * 8
+    assert row["p50_latency_ms"][4:7] == ["partial", "ok", "partial"]
+    assert hm.no_data == frozenset()
+    # a KPI without a value is no data, whatever coverage says
+    blank = with_coverage(
+        week_of(catalogue, series=quiet_series(availability=[99.9] * 4 + [None] + [99.9] * 3)),
+        {("availability", 4): 0.0},
+    )
+    assert cell(blank, "availability", 4) == "no_data"
+
+
+def test_a_day_without_traffic_has_no_health_score(catalogue: Catalogue) -> None:
+    # Day 3: no requests at all (the latency and availability KPIs have no value);
+    # day 4 is partial but had traffic, so its score stands
+    traffic: list[float | None] = [1000.0, 1000.0, 1000.0, 0.0, 1000.0, 1000.0, 1000.0, 1000.0]
+    series = quiet_series(
+        requests_per_second=traffic,
+        availability=[99.95] * 3 + [None] + [99.95] * 4,
+        p99_latency_ms=[300.0] * 3 + [None] + [300.0] * 4,
+    )
+    week = with_coverage(week_of(catalogue, series=series), {(k, 4): 0.875 for k in catalogue.kpis})
+    no_traffic = health(3, 95.0).model_copy(update={"status": "no_data"})
+    reports = {2: health(2, 88.0), 3: no_traffic, 4: health(4, 92.1)}
+    hm = heat_map(week, reports)
+    assert hm.no_data == frozenset({3})
+    assert hm.health == {2: 88.0, 4: 92.1}
+    row = dict(zip(hm.kpis, hm.status, strict=True))
+    assert row["availability"][3] == "no_data" and row["p99_latency_ms"][3] == "no_data"
+    assert row["requests_per_second"][3] == "drift"  # 0 against 1000: -100%
+    assert row["avg_cpu_percent"][3] == "ok"  # measured in full
+    assert all(r[4] == "partial" for r in hm.status)
+    # without reports the week itself says day 3 had no traffic
+    assert heat_map(week).no_data == frozenset({3})
+    # and a report calling a day no_data is believed even if the week is complete
+    assert heat_map(week_of(catalogue), {5: no_traffic}).no_data == frozenset({5})
+    assert heat_map(week_of(catalogue), {5: no_traffic}).health == {}
 
 
 # --------------------------------------------------------------------------- markdown

@@ -13,6 +13,7 @@ from tars_lib.cli._common import (
     add_ga_timestamp_flag,
     add_quiet_flag,
     add_source_flags,
+    add_strict_flag,
     add_workspace_flag,
     detector,
     library_default,
@@ -55,6 +56,7 @@ def register(commands: Commands) -> None:
         default=library_default(run_day, "cell_timeout"),
         help="seconds a notebook cell may run",
     )
+    add_strict_flag(parser)
     add_quiet_flag(parser)
     parser.set_defaults(func=run)
 
@@ -67,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         config=args.config,
         ga_timestamp=args.ga_timestamp,
         changes=args.changes,
+        strict=args.strict,
     )
     load_changes(args.changes)  # a bad changes file fails here, not in a notebook
     if args.ga_timestamp:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
-__all__ = ["format_value", "short_value"]
+__all__ = ["coverage_text", "format_value", "short_value"]
 
 
 def format_value(value: float, unit: str, precise: bool = False) -> str:
@@ -34,3 +36,18 @@ def _three(value: float) -> str:
     if abs(value) >= 100:
         return f"{value:,.0f}"
     return str(np.format_float_positional(value, precision=3, fractional=False, trim="-"))
+
+
+def coverage_text(coverages: Mapping[str, float | None], listed: int = 3) -> str:
+    """KPIs and their coverage in a line a person reads: a few by name, many as a range.
+
+    ``availability 87.5%, error_rate 87.5%`` for up to ``listed`` KPIs; past that
+    ``14 KPIs at 87.5-87.8% (lowest: availability)``, so a whole day's gap is one phrase.
+    """
+    shown = {k: (c or 0.0) * 100 for k, c in coverages.items()}
+    if len(shown) <= listed:
+        return ", ".join(f"{k} {c:.1f}%" for k, c in shown.items())
+    low, high = min(shown.values()), max(shown.values())
+    lowest = min(shown, key=lambda k: (shown[k], k))
+    span = f"{low:.1f}%" if f"{low:.1f}" == f"{high:.1f}" else f"{low:.1f}-{high:.1f}%"
+    return f"{len(shown)} KPIs at {span} (lowest: {lowest})"

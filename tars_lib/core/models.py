@@ -27,7 +27,7 @@ from pydantic import (
 )
 
 from tars_lib.core.errors import SettingError
-from tars_lib.core.policy import Priority
+from tars_lib.core.policy import MIN_COVERAGE, Priority
 
 __all__ = [
     "WEEK_DAYS",
@@ -53,6 +53,7 @@ __all__ = [
     "KpiStats",
     "KpiValue",
     "MitigationAction",
+    "PartialDay",
     "Regression",
     "RegressionSummary",
     "Retrospective",
@@ -60,12 +61,14 @@ __all__ = [
     "RollbackVerdict",
     "SloBurnDown",
     "SloDay",
+    "SloStatus",
     "SourceInfo",
     "Success",
     "TimelineEntry",
     "UnexpectedDrift",
     "Window",
     "format_utc",
+    "is_partial",
 ]
 
 WEEK_DAYS = 7
@@ -76,6 +79,11 @@ def _to_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("timestamp needs a time zone, e.g. 2025-11-18T00:00:00Z")
     return value.astimezone(UTC)
+
+
+def is_partial(coverage: float | None, min_coverage: float = MIN_COVERAGE) -> bool:
+    """Whether a recorded coverage is below the threshold (None: not recorded, not partial)."""
+    return coverage is not None and round(coverage, 9) < min_coverage
 
 
 def format_utc(value: datetime) -> str:
@@ -92,6 +100,8 @@ Finite = Annotated[float, Field(allow_inf_nan=False)]
 Percent = Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 DayNumber = Annotated[int, Field(ge=1, le=WEEK_DAYS)]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+SloStatus = Literal["met", "breached", "unknown"]
 Severity = Literal["low", "medium", "high", "critical"]
 
 
@@ -147,6 +157,20 @@ class KpiValue(_Model):
     stats: KpiStats | None = None
     counts: dict[str, Annotated[float, Field(ge=0.0, allow_inf_nan=False)]] | None = None
     series_5m: list[Finite | None] | None = None
+    coverage: Fraction | None = None
+    """Share of the window's expected 5-minute points the backend gave (after NaN and
+    stale markers; a ratio or histogram KPI: points with every component present).
+    None in artifacts made before coverage was recorded."""
+    warnings: list[str] = []
+    """What the backend said or left out for this KPI (partial responses, gaps)."""
+
+    @property
+    def partial(self) -> bool:
+        """A value from fewer of the expected points than ``policy.MIN_COVERAGE``.
+
+        A KPI without any value is missing, not partial (``value`` null says so).
+        """
+        return self.value is not None and is_partial(self.coverage)
 
 
 class SloDay(_Model):
@@ -161,6 +185,8 @@ class SloDay(_Model):
     target_percent: Annotated[float, Field(gt=0.0, lt=100.0, allow_inf_nan=False)]
     period_days: Annotated[int, Field(ge=1, le=366)]
     bad_fraction: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] | None
+    coverage: Fraction | None = None
+    """The coverage of the KPI it was judged on (None: not recorded)."""
 
     @property
     def budget_fraction(self) -> float:
@@ -177,6 +203,23 @@ class SloDay(_Model):
     def breached(self) -> bool:
         return self.bad_fraction is not None and self.bad_fraction > self.budget_fraction
 
+    @property
+    def partial(self) -> bool:
+        return is_partial(self.coverage)
+
+    @property
+    def status(self) -> SloStatus:
+        """breached, met, or unknown (no data, or partial data within budget).
+
+        Partial data that already breaches is reported as breached; partial data
+        within budget proves nothing about the missing hours: unknown, never met.
+        """
+        if self.bad_fraction is None:
+            return "unknown"
+        if self.breached:
+            return "breached"
+        return "unknown" if self.partial else "met"
+
 
 class CostBreakdown(_Model):
     compute: Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
@@ -186,6 +229,10 @@ class CostBreakdown(_Model):
 
 
 # --------------------------------------------------------------------------- phase 1 and 2
+
+
+def _partial(kpis: dict[str, KpiValue]) -> dict[str, float]:
+    return {k: v.coverage for k, v in kpis.items() if v.partial and v.coverage is not None}
 
 
 class GaKpiSummary(_Model):
@@ -199,6 +246,11 @@ class GaKpiSummary(_Model):
     pre_ga_kpis: dict[str, KpiValue] | None = None
     slos: dict[str, SloDay] = {}
     cost_breakdown: CostBreakdown | None = None
+
+    @property
+    def partial_kpis(self) -> dict[str, float]:
+        """The KPIs below ``policy.MIN_COVERAGE`` and their coverage."""
+        return _partial(self.kpis)
 
     @model_validator(mode="after")
     def _window_is_ga_day(self) -> GaKpiSummary:
@@ -240,6 +292,11 @@ class DaySummary(_Model):
                 f"{format_utc(expected + timedelta(days=1))}) for day {day}"
             )
         return window
+
+    @property
+    def partial_kpis(self) -> dict[str, float]:
+        """The KPIs below ``policy.MIN_COVERAGE`` and their coverage."""
+        return _partial(self.kpis)
 
     @model_validator(mode="after")
     def _consistent(self) -> DaySummary:
@@ -416,7 +473,8 @@ class HealthReport(_Model):
     day_number: DayNumber
     generated_at: UtcDatetime
     health_score: Percent
-    status: Literal["healthy", "degraded", "critical"]
+    status: Literal["healthy", "degraded", "critical", "no_data"]
+    """``no_data``: the day had no traffic (request rate 0 or missing): nothing to call healthy."""
     components: dict[str, HealthComponent]
     mitigation_plan: list[MitigationAction]
 
@@ -532,6 +590,20 @@ class ExplainedChange(_Model):
     text: str
 
 
+class PartialDay(_Model):
+    """A day judged on partial data (KPIs below ``policy.MIN_COVERAGE``) or on none.
+
+    ``status`` is ``no_data`` when the day had no traffic (request rate 0 or
+    missing): then nothing about it is healthy, met or recovered.
+    """
+
+    day: Annotated[int, Field(ge=0, le=WEEK_DAYS)]
+    status: Literal["partial", "no_data"]
+    kpis: list[str]
+    coverage: dict[str, Fraction | None]
+    text: str
+
+
 class CostAnalysis(_Model):
     ga_day_cost: Finite | None
     seven_day_total_cost: Finite
@@ -580,3 +652,5 @@ class Retrospective(_Model):
     incidents: list[Incident] = []
     explained_changes: list[ExplainedChange] = []
     timeline: list[TimelineEntry] = []
+    partial_days: list[PartialDay] = []
+    """Days whose KPIs had too few points to judge, or no traffic at all."""

@@ -13,6 +13,7 @@ __all__ = [
     "DRIFT_BAND",
     "HIGH_BURN_RATE",
     "INVESTIGATE_ABOVE",
+    "MIN_COVERAGE",
     "DegradationSeverity",
     "Priority",
     "breach_severity",
@@ -28,6 +29,15 @@ HIGH_BURN_RATE = 6.0
 """A whole day at the workbook's 6-hour page threshold: 20% of a 30-day budget."""
 
 DegradationSeverity = Literal["medium", "high", "critical"]
+
+MIN_COVERAGE = 0.9
+"""A KPI whose day has fewer of its expected 5-minute points than this share is partial.
+
+Coverage counts the points present after NaN and stale markers (for a ratio or a
+histogram KPI: the points where every component is present). A partial value is
+shown as such, an SLO judged on it is "unknown" rather than met, and ``--strict``
+refuses it.
+"""
 
 
 def breach_severity(burn_rate: float) -> DegradationSeverity:

@@ -15,19 +15,22 @@ at a glance which part of the day went wrong and by how much:
   its target; 100 up to 70%, 0 at 100%.
 
 A missing value is skipped and named in the component's detail, never read as
-0: a KPI without data is not a healthy KPI. Every mitigation item comes from a
+0: a KPI without data is not a healthy KPI. A day without traffic is ``no_data``
+(never healthy), and a day whose SLO is unknown for partial data (coverage below
+``policy.MIN_COVERAGE``) is at best degraded. Every mitigation item comes from a
 finding and quotes its numbers, so nothing in the plan is boilerplate.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from tars_lib.core.catalogue import Catalogue, KpiSpec
-from tars_lib.core.formatting import format_value
+from tars_lib.core.formatting import coverage_text, format_value
 from tars_lib.core.models import (
     AnomalyEvent,
     AnomalyEvents,
@@ -35,6 +38,7 @@ from tars_lib.core.models import (
     HealthComponent,
     HealthReport,
     Incident,
+    KpiValue,
     MitigationAction,
     SloDay,
     format_utc,
@@ -42,6 +46,7 @@ from tars_lib.core.models import (
 from tars_lib.core.policy import (
     CRITICAL_BURN_RATE,
     DRIFT_BAND,
+    MIN_COVERAGE,
     Priority,
     breach_severity,
     potential_causes,
@@ -62,15 +67,17 @@ __all__ = [
     "drift_score",
     "health_status",
     "mitigation_plan",
+    "no_traffic",
     "overlaps",
     "resource_component",
     "slo_component",
     "slo_score",
+    "traffic_kpis",
     "utilisation_score",
     "weighted_score",
 ]
 
-HealthStatus = Literal["healthy", "degraded", "critical"]
+HealthStatus = Literal["healthy", "degraded", "critical", "no_data"]
 
 FAST_BURN_RATE = CRITICAL_BURN_RATE
 """14.4x: a whole day at this rate spends ~48% of a 30-day budget; the SLO score is 0."""
@@ -148,6 +155,34 @@ def overlaps(event: AnomalyEvent, start: datetime, end: datetime) -> bool:
     return event.start < end and (event.end > start or event.start >= start)
 
 
+# --------------------------------------------------------------------------- data
+
+
+def traffic_kpis(catalogue: Catalogue) -> list[str]:
+    """The request-rate KPIs: without traffic on them a day has nothing to judge."""
+    return [k for k, s in catalogue.kpis.items() if s.aggregate == "rate" and s.family == "traffic"]
+
+
+def no_traffic(kpis: Mapping[str, KpiValue], catalogue: Catalogue) -> str | None:
+    """Why the day had no traffic (request rate 0 or missing), or None when it had some.
+
+    A day without requests is "no data": no error, no slow request, no breach,
+    and nothing about it is healthy or recovered.
+    """
+    for kpi in traffic_kpis(catalogue):
+        entry = kpis.get(kpi)
+        if entry is None or entry.value is None:
+            return f"no data for {kpi}"
+        if entry.value <= 0.0:
+            return f"{kpi} 0 {entry.unit}: no traffic"
+    return None
+
+
+def _partial_text(kpis: Mapping[str, KpiValue]) -> str:
+    shown = coverage_text({k: v.coverage for k, v in kpis.items() if v.partial})
+    return f"partial data (coverage below {MIN_COVERAGE * 100:g}%): {shown}" if shown else ""
+
+
 # --------------------------------------------------------------------------- components
 
 
@@ -178,14 +213,27 @@ def slo_component(day: DaySummary, catalogue: Catalogue) -> HealthComponent:
     weight = catalogue.health.weights.slo_compliance
     measured = {k: s for k, s in day.slos.items() if s.burn_rate is not None}
     skipped = [f"{k} ({s.kpi})" for k, s in day.slos.items() if s.burn_rate is None]
+    unknown = [
+        f"{k} ({s.kpi}, coverage {(s.coverage or 0.0) * 100:.1f}%)"
+        for k, s in measured.items()
+        if s.status == "unknown"
+    ]
+    partial = (
+        f"; unknown (partial data, below {MIN_COVERAGE * 100:g}% coverage): "
+        + ", ".join(sorted(unknown))
+        if unknown
+        else ""
+    )
     if not measured:
         return _component(100.0, weight, "No SLO measured this day" + _skipped(skipped))
     key, worst = max(measured.items(), key=lambda kv: (kv[1].burn_rate or 0.0, kv[0]))
     assert worst.burn_rate is not None
     score = slo_score(worst.burn_rate)
-    verdict = "breached" if worst.breached else "within budget"
-    detail = f"Worst: {_slo_text(key, worst, catalogue)} ({verdict})" + _skipped(skipped)
-    return _component(score, weight, detail)
+    verdict = {"breached": "breached", "met": "within budget", "unknown": "partial data"}[
+        worst.status
+    ]
+    detail = f"Worst: {_slo_text(key, worst, catalogue)} ({verdict})" + partial
+    return _component(score, weight, detail + _skipped(skipped))
 
 
 def _day_events(day: DaySummary, anomalies: AnomalyEvents | None) -> list[AnomalyEvent]:
@@ -323,16 +371,29 @@ def weighted_score(components: dict[str, HealthComponent]) -> float:
     return round(sum(c.weight * c.score for c in components.values()) / total, 1)
 
 
-def health_status(score: float, slos: dict[str, SloDay], catalogue: Catalogue) -> HealthStatus:
+def health_status(
+    score: float,
+    slos: dict[str, SloDay],
+    catalogue: Catalogue,
+    kpis: Mapping[str, KpiValue] | None = None,
+) -> HealthStatus:
     """Bands of the score, overridden upwards by SLOs: a breach is never healthy.
 
+    ``no_data`` when the day had no traffic (``no_traffic``; needs ``kpis``);
     critical below ``degraded_at`` or when any SLO burns faster than 14.4x;
-    degraded below ``healthy_at`` or when any SLO is breached; else healthy.
+    degraded below ``healthy_at``, when any SLO is breached, or when an SLO is
+    unknown for partial data (what was not seen is not called healthy); else healthy.
     """
+    if kpis is not None and no_traffic(kpis, catalogue) is not None:
+        return "no_data"
     burns = [s.burn_rate for s in slos.values() if s.burn_rate is not None]
     if score < catalogue.health.degraded_at or any(_r9(b) > FAST_BURN_RATE for b in burns):
         return "critical"
-    if score < catalogue.health.healthy_at or any(s.breached for s in slos.values()):
+    if (
+        score < catalogue.health.healthy_at
+        or any(s.breached for s in slos.values())
+        or any(s.partial and s.status == "unknown" for s in slos.values())
+    ):
         return "degraded"
     return "healthy"
 
@@ -478,6 +539,56 @@ def _incident_item(incident: Incident, catalogue: Catalogue) -> _Item:
     )
 
 
+def _data_items(day: DaySummary, catalogue: Catalogue) -> list[_Item]:
+    """No traffic (the request rate's drop quoted) and partial data: P1, ahead of the rest."""
+    items: list[_Item] = []
+    reason = no_traffic(day.kpis, catalogue)
+    if reason is not None:
+        kpi = (traffic_kpis(catalogue) or ["requests_per_second"])[0]
+        finding = f"No data: {reason} on Day {day.day_number}"
+        drift = day.drift_percent.get(kpi)
+        if drift is not None:
+            finding += f" (request rate {drift:+.0f}% vs GA day)"
+        items.append(
+            _Item(
+                MitigationAction(
+                    priority="P1",
+                    kpi=kpi,
+                    finding=finding + "; the day cannot be judged healthy",
+                    action="Check that the service is up and reachable (load balancer, DNS, "
+                    "client errors before the service) and that the metrics pipeline scrapes it",
+                ),
+                _SEVERITY_RANK["high"],
+                -1,
+                100.0,
+            )
+        )
+        return items
+    partial = _partial_text(day.kpis)
+    if partial:
+        worst = min(
+            (k for k, v in day.kpis.items() if v.partial),
+            key=lambda k: (day.kpis[k].coverage or 0.0, k),
+        )
+        items.append(
+            _Item(
+                MitigationAction(
+                    priority="P1",
+                    kpi=worst,
+                    finding=f"Day {day.day_number} judged on {partial}; SLOs on these KPIs "
+                    "are unknown, not met",
+                    action="Find the gap in the backend (scrape failures, a down "
+                    "Prometheus or store, NaN samples) and rerun `tars stability --day-number "
+                    f"{day.day_number}` once the data is complete",
+                ),
+                _SEVERITY_RANK["medium"],
+                -1,
+                1.0 - (day.kpis[worst].coverage or 0.0),
+            )
+        )
+    return items
+
+
 def _drift_items(day: DaySummary, catalogue: Catalogue) -> list[_Item]:
     items: list[_Item] = []
     low, high = DRIFT_SCORE_BAND
@@ -544,10 +655,13 @@ def mitigation_plan(
     Within a priority, SLO breaches and anomalies bring their own severity
     (breach: critical from 14.4x, high from 6x, else medium); a drift of 30% or
     more and a resource over its target rank as medium, smaller ones as low, so
-    a breached SLO comes before a drift of the same priority.
+    a breached SLO comes before a drift of the same priority. A day without
+    traffic, or judged on partial data, gets a P1 item saying so (with the
+    request rate's drift from the GA day).
     """
     items = (
-        _slo_items(day, catalogue)
+        _data_items(day, catalogue)
+        + _slo_items(day, catalogue)
         + _anomaly_items(day, anomalies, catalogue)
         + _drift_items(day, catalogue)
         + _resource_items(day, catalogue)
@@ -573,7 +687,11 @@ def build_health_report(
     catalogue: Catalogue,
     generated_at: datetime,
 ) -> HealthReport:
-    """Phase 4: the day's four components, weighted score, status and mitigation plan."""
+    """Phase 4: the day's four components, weighted score, status and mitigation plan.
+
+    A day without traffic is ``no_data`` whatever its score (the score is of what
+    was measured).
+    """
     components = {
         "slo_compliance": slo_component(day, catalogue),
         "anomaly_load": anomaly_component(day, anomalies, catalogue),
@@ -585,7 +703,7 @@ def build_health_report(
         day_number=day.day_number,
         generated_at=generated_at,
         health_score=score,
-        status=health_status(score, day.slos, catalogue),
+        status=health_status(score, day.slos, catalogue, day.kpis),
         components=components,
         mitigation_plan=mitigation_plan(day, anomalies, catalogue),
     )

@@ -41,7 +41,7 @@ from matplotlib.transforms import blended_transform_factory
 
 from tars_lib.core.formatting import format_value, short_value
 from tars_lib.core.models import WEEK_DAYS, CostAnalysis, HealthReport, Incident
-from tars_lib.core.policy import DRIFT_BAND, INVESTIGATE_ABOVE
+from tars_lib.core.policy import DRIFT_BAND, INVESTIGATE_ABOVE, MIN_COVERAGE
 from tars_lib.core.week import ReleaseWeek
 from tars_lib.retro.cost import COST_KPI
 from tars_lib.retro.drift import drift_percent
@@ -65,12 +65,15 @@ __all__ = [
     "drift_chart",
     "drift_values",
     "health_chart",
+    "health_status_text",
+    "health_text",
     "heat_map_chart",
     "incident_chart",
     "incident_label",
     "incident_series",
     "kpi_trend_chart",
     "literal_text",
+    "no_data_spans",
     "save_png",
 ]
 
@@ -97,6 +100,7 @@ _VERMILION = "#D55E00"
 _GREEN = "#009E73"
 _PURPLE = "#CC79A7"
 _SKY = "#56B4E9"
+_YELLOW = "#F5EC9A"
 _GREY = "#555555"
 _LIGHT = "#BBBBBB"
 _INCIDENT_FILL = "#E4E4E4"
@@ -726,6 +730,22 @@ def cost_chart(week: ReleaseWeek, cost: CostAnalysis) -> Figure:
 # --------------------------------------------------------------------------- health
 
 
+def health_status_text(status: str) -> str:
+    """A health status as people read it: "no data", not ``no_data``."""
+    return status.replace("_", " ")
+
+
+def health_text(report: HealthReport) -> str:
+    """The day's score and status for a table: "92.1 (degraded)", "– (no data)".
+
+    A day without traffic has no score worth reading (it is of what little was
+    measured), so none is shown.
+    """
+    if report.status == "no_data":
+        return f"– ({health_status_text(report.status)})"
+    return f"{report.health_score:.1f} ({health_status_text(report.status)})"
+
+
 _STATUS_MARKERS = {
     "healthy": ("o", _GREEN),
     "degraded": ("s", _ORANGE),
@@ -744,7 +764,8 @@ def health_chart(
     """The daily health score against the healthy and degraded bands, status per day.
 
     The status is the one each report recorded (an SLO breach can make a day
-    critical whatever its score), so it is written beside each point.
+    critical whatever its score), so it is written beside each point. A day
+    without traffic (status ``no_data``) has no point: "no data" is written instead.
     """
     fig = _new_figure(PRINT_WIDTH, 3.6, "health-score")
     days = list(range(1, WEEK_DAYS + 1))
@@ -752,7 +773,8 @@ def health_chart(
         fig.suptitle("Daily health score")
         return _no_data(fig, "No daily health report was found.")
     ax = fig.add_subplot()
-    scores = [reports[d].health_score if d in reports else math.nan for d in days]
+    scored = {d: r for d, r in reports.items() if r.status != "no_data"}
+    scores = [scored[d].health_score if d in scored else math.nan for d in days]
     ax.plot(
         days, scores, color=_BLUE, linestyle="-", linewidth=2, label="Health score", gid="score"
     )
@@ -771,9 +793,9 @@ def health_chart(
                 gid=f"status-{status}",
             )
     for d in days:
-        if d in reports:
+        if d in scored:
             ax.annotate(
-                reports[d].status,
+                health_status_text(reports[d].status),
                 (d, reports[d].health_score),
                 textcoords="offset points",
                 xytext=(0, 8),
@@ -781,7 +803,16 @@ def health_chart(
                 fontsize=_FONT,
             )
         else:
-            ax.text(d, 2, "no report", rotation=90, ha="center", va="bottom", fontsize=_FONT)
+            ax.text(
+                d,
+                2,
+                "no data" if d in reports else "no report",
+                rotation=90,
+                ha="center",
+                va="bottom",
+                fontsize=_FONT,
+                gid=f"no-score:{d}",
+            )
     ax.axhline(
         healthy_at,
         color=_GREEN,
@@ -841,6 +872,41 @@ def incident_series(
     return times, values
 
 
+def no_data_spans(
+    times: Sequence[datetime],
+    values: Sequence[float],
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[tuple[datetime, datetime]]:
+    """The spans of an ``incident_series`` without data, in time order.
+
+    Each run of NaN points spans from the start of its first 5 minutes to the start
+    of the next point with a value, so a missing day's single NaN covers the whole
+    day; a run at the end of the series reaches ``end``, and points absent before
+    the first one (from ``start``) are a span too. No point at all: all of it.
+    """
+    if not times:
+        return [(start, end)] if start is not None and end is not None and end > start else []
+    spans: list[tuple[datetime, datetime]] = []
+    if start is not None and times[0] - SERIES_STEP > start:
+        spans.append((start, times[0] - SERIES_STEP))
+    i = 0
+    while i < len(values):
+        if not math.isnan(values[i]):
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(values) and math.isnan(values[j + 1]):
+            j += 1
+        if j + 1 < len(times):
+            stop = times[j + 1] - SERIES_STEP
+        else:
+            stop = max(end, times[j]) if end is not None else times[j]
+        spans.append((times[i] - SERIES_STEP, stop))
+        i = j + 1
+    return spans
+
+
 def _utc_hours(ax: Axes) -> None:
     locator = mdates.AutoDateLocator(tz=UTC, minticks=4, maxticks=9)  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
@@ -856,7 +922,9 @@ def incident_chart(
     One panel per KPI of the incident (the first ``max_kpis``), over the incident
     window widened by ``margin_hours`` on both sides; the line is the 5-minute
     series from the day summaries, the dashed line the baseline the detector
-    held (``expected``), the shaded span the incident, the marker its peak.
+    held (``expected``), the shaded span the incident, the marker its peak. Where
+    the backend gave no value (a partial day's gap, a missing day) the line stops
+    and the span is marked "no data" (``no_data_spans``): nothing is drawn across it.
     """
     kpis = incident.kpis[:max_kpis]
     more = len(incident.kpis) - len(kpis)
@@ -874,6 +942,7 @@ def incident_chart(
     margin = timedelta(hours=margin_hours)
     lo, hi = incident.start - margin, incident.end + margin
     axes = fig.subplots(len(kpis), 1, sharex=True, squeeze=False)[:, 0]
+    gaps = False
     for ax, item in zip(axes, kpis, strict=True):
         spec = week.catalogue.kpis.get(item.kpi)
         unit = item.unit or (spec.unit if spec else "")
@@ -897,6 +966,40 @@ def incident_chart(
             gid="expected",
             label="Expected (baseline held by the detector)",
         )
+        # before GA day nothing was collected, so nothing there is missing; without any
+        # point the panel says so in words instead
+        gaps_of = no_data_spans(times, values, max(lo, week.ga.window.start), hi) if times else []
+        for gap_start, gap_end in gaps_of:
+            gap_start, gap_end = max(gap_start, lo), min(gap_end, hi)
+            if gap_end <= gap_start:
+                continue
+            gaps = True
+            ax.axvspan(
+                gap_start,
+                gap_end,
+                facecolor="white",
+                edgecolor=_GREY,
+                hatchcolor=_LIGHT,
+                hatch="-",
+                linewidth=0.8,
+                linestyle=":",
+                zorder=0.5,
+                gid="no-data-span",
+            )
+            if (gap_end - gap_start) * 10 < hi - lo:
+                continue  # too narrow to write in: the shading and the legend say it
+            ax.text(
+                gap_start + (gap_end - gap_start) / 2,
+                0.5,
+                "no data",
+                transform=blended_transform_factory(ax.transData, ax.transAxes),
+                ha="center",
+                va="center",
+                fontsize=_FONT,
+                color=_GREY,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.0},
+                gid="no-data-text",
+            )
         if times:
             ax.plot(
                 times,
@@ -967,6 +1070,17 @@ def incident_chart(
             label=f"Incident {incident.start:%H:%M}-{incident.end:%H:%M} UTC",
         )
     )
+    if gaps:
+        handles.append(
+            Patch(
+                facecolor="white",
+                edgecolor=_GREY,
+                hatchcolor=_GREY,
+                hatch="-",
+                linestyle=":",
+                label="No data (the backend gave no value)",
+            )
+        )
     fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=_FONT)
     return fig
 
@@ -979,6 +1093,7 @@ HEAT_STATUSES: dict[str, tuple[str, str, str]] = {
     "breach": (_VERMILION, "//", "SLO breached"),
     "explained": (_SKY, "..", "Moved by a recorded change"),
     "drift": (_ORANGE, "\\\\", f"Adverse drift ≥ {DRIFT_BAND[0]:g}% from GA day"),
+    "partial": (_YELLOW, "||", f"Partial data (coverage < {MIN_COVERAGE * 100:g}%)"),
     "ok": ("#E9F5EE", "", "OK"),
     "no_data": ("#FFFFFF", "--", "No data"),
 }
@@ -990,7 +1105,8 @@ def heat_map_chart(heat: HeatMap, *, ga_timestamp: datetime | None = None) -> Fi
     """The week at a glance: each KPI's status on each day, the daily health score on top.
 
     Cells are filled and hatched by status (``HEAT_STATUSES``); the top row
-    gives the day's health score (0-100), blank where no report was made.
+    gives the day's health score (0-100), "–" where no report was made and
+    "no data" on a day without traffic (``heat.no_data``), never a score.
     """
     rows, cols = len(heat.kpis), len(heat.days)
     fig = _new_figure(PRINT_WIDTH, 0.26 * (rows + 1) + 1.75, "heat-map")
@@ -999,7 +1115,7 @@ def heat_map_chart(heat: HeatMap, *, ga_timestamp: datetime | None = None) -> Fi
         return _no_data(fig, "No KPI or day to show.")
     ax = fig.add_subplot()
     for j, day in enumerate(heat.days):
-        score = heat.health.get(day)
+        score = None if day in heat.no_data else heat.health.get(day)
         ax.add_patch(
             Rectangle(
                 (j, 0), 1, 1, facecolor="#F2F2F2", edgecolor="white", lw=1.5, gid=f"health:{day}"
@@ -1008,11 +1124,12 @@ def heat_map_chart(heat: HeatMap, *, ga_timestamp: datetime | None = None) -> Fi
         ax.text(
             j + 0.5,
             0.5,
-            "–" if score is None else f"{score:.0f}",
+            "no data" if day in heat.no_data else "–" if score is None else f"{score:.0f}",
             ha="center",
             va="center",
-            fontsize=_FONT + 1,
-            fontweight="bold",
+            fontsize=_FONT + (0 if day in heat.no_data else 1),
+            fontweight="normal" if day in heat.no_data else "bold",
+            color=_GREY if day in heat.no_data else "black",
             gid=f"health-text:{day}",
         )
     used: list[str] = []

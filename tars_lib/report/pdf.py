@@ -191,7 +191,8 @@ def heat_map_figure(view: WeekView) -> DocFigure:
     return DocFigure(
         "heat-map",
         "The week at a glance: each KPI's status by day (incident, SLO breach, moved by a "
-        "recorded change, adverse drift, OK, no data), the daily health score on top",
+        "recorded change, adverse drift, partial data, OK, no data), the daily health score "
+        "on top",
         fig,
     )
 
@@ -245,7 +246,9 @@ def _health_table(view: WeekView) -> str:
             continue
         plan = report.mitigation_plan
         top = f"{plan[0].priority}: {md_escape(plan[0].action)}" if plan else "none needed"
-        rows.append(f"| {day} | {date} | {report.health_score:.1f} | {report.status} | {top} |")
+        score = "–" if report.status == "no_data" else f"{report.health_score:.1f}"
+        status = charts.health_status_text(report.status)
+        rows.append(f"| {day} | {date} | {score} | {status} | {top} |")
     return "\n".join(rows) + "\n"
 
 

@@ -23,6 +23,7 @@ import errno
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -53,6 +54,7 @@ __all__ = [
     "PHASE_NOTEBOOKS",
     "Interrupted",
     "NotebookParameters",
+    "notebook_warnings",
     "notebooks_for_day",
     "phase_title",
     "run_day",
@@ -152,6 +154,8 @@ class NotebookParameters:
     config: Path | None = None
     ga_timestamp: str | None = None
     changes: Path | None = None
+    strict: bool = False
+    """Partial data (coverage below ``policy.MIN_COVERAGE``) fails the collecting notebooks."""
 
     def kernel_env(self) -> dict[str, str]:
         """What the kernels' environment adds: the URL's user and password, if it had any."""
@@ -170,6 +174,8 @@ class NotebookParameters:
             "timeout": spec.timeout,
             "retries": spec.retries,
             "concurrency": spec.concurrency,
+            "max_retry_after": spec.max_retry_after,
+            "max_response_bytes": spec.max_response_bytes,
             "config": str(Path(self.config).resolve()) if self.config else "",
             "ga_timestamp": self.ga_timestamp or "",
             "day_number": max(day, 1),
@@ -179,6 +185,7 @@ class NotebookParameters:
             "level_shift_hours": self.detector.level_shift_hours,
             "max_events_per_day": self.detector.max_events_per_day,
             "changes": str(Path(self.changes).resolve()) if self.changes else "",
+            "strict": self.strict,
             "collect": True,
             "publish": True,
         }
@@ -339,13 +346,34 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _publish(temp: Path, dest: Path) -> None:
+_WARNING_LINE = re.compile(r"^\S.*?:\d+: (\w*Warning): (.+)$")
+
+
+def notebook_warnings(node: Any) -> list[str]:
+    """The Python warnings a notebook's cells printed (``file:line: XWarning: text``).
+
+    Pages leave stderr out, so these are said on the terminal instead: partial
+    data or a backend's warning must reach the person running the day.
+    """
+    out: list[str] = []
+    for cell in node.get("cells", []):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                for line in str(output.get("text", "")).splitlines():
+                    match = _WARNING_LINE.match(line)
+                    if match and match.group(2) not in out:
+                        out.append(match.group(2))
+    return out
+
+
+def _publish(temp: Path, dest: Path) -> list[str]:
     """Rename the executed ``temp`` over ``dest`` once it is on disk: a crash or a full
     disk leaves the old notebook or the new one, never part of one. Its metadata names
     ``dest``, not the temporary file papermill wrote."""
     import nbformat
 
     node = nbformat.read(temp, as_version=4)
+    said = notebook_warnings(node)
     node.metadata.setdefault("papermill", {})["output_path"] = str(dest)
     with temp.open("w", encoding="utf-8") as handle:
         nbformat.write(node, handle)
@@ -353,6 +381,7 @@ def _publish(temp: Path, dest: Path) -> None:
         os.fsync(handle.fileno())
     os.replace(temp, dest)
     _fsync_dir(dest.parent)
+    return said
 
 
 def _keep_failed(temp: Path, failed: Path) -> bool:
@@ -380,6 +409,7 @@ class _Notebook:
     state: str = "not run"  # -> running -> finished | failed | stopped
     error: BaseException | None = None
     thread: threading.Thread | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def temp(self) -> Path:
@@ -431,6 +461,11 @@ def run_day(
                     assert kernels.signum is not None
                     raise Interrupted(kernels.signum, _interrupted(day, books, kernels.signum))
             ok = True
+            said: list[str] = []
+            for book in books.values():
+                said += [w for w in book.warnings if w not in said]
+            for text in said:  # stability and anomalies see the same gaps: once each
+                print(f"tars: warning: {text}", file=sys.stderr)
         finally:
             for book in books.values():
                 book.temp.unlink(missing_ok=True)
@@ -557,7 +592,7 @@ def _execute(
             raise _Stopped from None
         raise
     try:
-        _publish(book.temp, book.final)
+        book.warnings = _publish(book.temp, book.final)
     except OSError as exc:
         raise storage_error(exc, book.final) or exc from None
     book.failed.unlink(missing_ok=True)  # an earlier failure of this notebook is history now

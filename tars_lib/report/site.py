@@ -46,6 +46,7 @@ import yaml
 from tars_lib.core.errors import InputError, NotebookError, SettingError, storage_error
 from tars_lib.core.models import WEEK_DAYS
 from tars_lib.core.workspace import PROJECT, SiteLayout, Workspace
+from tars_lib.report.charts import health_status_text, health_text
 from tars_lib.report.pdf import (
     MARKDOWN_FORMAT,
     TYPST_STYLE,
@@ -450,7 +451,7 @@ def index_markdown(ctx: SiteContext) -> str:
             date = f"{ga.date() + _days(day):%Y-%m-%d}"
             report = ctx.view.health.get(day)
             if report is not None:
-                health = f"{report.health_score:.1f} ({report.status})"
+                health = health_text(report)
         links = " · ".join(
             f"[{_md_text(phase_title(name))}]({SiteLayout.day_phase_page_name(day, name)})"
             for name in ctx.runs[day]
@@ -522,9 +523,12 @@ def day_markdown(ctx: SiteContext, day: int) -> str:
     out = [f"# {title}", "", day_subnav(ctx, day), ""]
     if ctx.view is not None:
         report = ctx.view.health.get(day)
-        if report is not None:
+        if report is not None and report.status == "no_data":
+            out += ["**No health score: no data (the day had no traffic to judge).**", ""]
+        elif report is not None:
             out += [
-                f"**Health score {report.health_score:.1f} of 100: {report.status}.**",
+                f"**Health score {report.health_score:.1f} of 100: "
+                f"{health_status_text(report.status)}.**",
                 "",
             ]
             if report.mitigation_plan:

@@ -3,7 +3,9 @@
 A day is flagged for a KPI when an SLO on that KPI was breached that day, or a
 high or critical anomaly with adverse impact touched that day. Consecutive
 flagged days of one KPI are one episode, reported once, on its first day, with
-the worst severity seen. An improvement is never a degradation.
+the worst severity seen. An improvement is never a degradation. A KPI recovers
+only on a day with traffic and enough of its points (``coverage.usable``): a day
+without requests has no slow request, which is not a recovery.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from tars_lib.core.formatting import format_value
 from tars_lib.core.models import WEEK_DAYS, Degradation
 from tars_lib.core.policy import DegradationSeverity, breach_severity
 from tars_lib.core.week import ReleaseWeek
+from tars_lib.retro.coverage import usable
 
 __all__ = [
     "DegradationFinding",
@@ -156,7 +159,11 @@ def _acceptable(
 def _resolution(
     week: ReleaseWeek, kpi: str, spec: KpiSpec | None, last_flagged: int
 ) -> tuple[bool, str]:
-    """Resolved when the KPI is acceptable again by the last day (see ``_acceptable``)."""
+    """Resolved when the KPI is acceptable again by the last day (see ``_acceptable``).
+
+    Only days with traffic and enough of the KPI's points count (``usable``):
+    when every later day lacks them, the recovery was not seen, so it is unresolved.
+    """
     last_day = week.last_day
     if last_flagged >= last_day:
         value = week.value(kpi, last_day)
@@ -166,15 +173,23 @@ def _resolution(
             else ("no data")
         )
         return False, f"Still degraded on Day {last_day}, the last day of data ({shown})"
-    final_ok, final_text = _acceptable(week, kpi, spec, last_day)
+    after = [d for d in range(last_flagged + 1, last_day + 1) if d in week.days]
+    judged = [d for d in after if usable(week, kpi, d)]
+    if not judged:
+        days = ", ".join(str(d) for d in after)
+        return False, (
+            f"Recovery not seen: Day(s) {days} had no traffic or too little data for {kpi} to judge"
+        )
+    final = judged[-1]
+    final_ok, final_text = _acceptable(week, kpi, spec, final)
     if final_ok is False:
         where = "outside target" if spec is not None and spec.target is not None else "degraded"
-        return False, f"Still {where} on Day {last_day}: {final_text}"
-    for day in range(last_flagged + 1, last_day + 1):
+        return False, f"Still {where} on Day {final}: {final_text}"
+    for day in judged:
         ok, text = _acceptable(week, kpi, spec, day)
-        if day in week.days and ok is not False:
+        if ok is not False:
             return True, f"Recovered on Day {day}" + (f": {text}" if text else "")
-    return True, f"Recovered by Day {last_day}"
+    return True, f"Recovered by Day {final}"
 
 
 def analyze_degradations(week: ReleaseWeek) -> list[DegradationFinding]:

@@ -112,6 +112,10 @@ def _executive(result: RetroResult) -> list[str]:
             "figures cover the days present.",
             "",
         ]
+    if retro.partial_days:
+        out += ["**Partial data:** these days cannot show a KPI as healthy, met or recovered:", ""]
+        out += [f"- {md_escape(p.text)}" for p in retro.partial_days]
+        out.append("")
     for note in week.notes:
         out += [f"*{md_escape(note)}*", ""]
     out += ["Key metrics at a glance:", ""]
@@ -302,7 +306,7 @@ def _slos(result: RetroResult) -> list[str]:
             if c.value is None:
                 cells.append("missing")
             else:
-                mark = "" if c.compliant else " ✗"
+                mark = {True: "", False: " ✗", None: " ? (partial data)"}[c.compliant]
                 cells.append(f"{c.value:.2f}{mark} ({c.budget_consumed:.1f}%)")
         rows.append(cells)
     return out + _table(header, rows)

@@ -8,6 +8,7 @@ from datetime import datetime
 from tars_lib.core.models import Retrospective
 from tars_lib.core.week import ReleaseWeek
 from tars_lib.retro.cost import analyze_cost
+from tars_lib.retro.coverage import partial_days
 from tars_lib.retro.degradations import DegradationFinding, analyze_degradations
 from tars_lib.retro.drift import analyze_drifts, explained_changes
 from tars_lib.retro.recommendations import (
@@ -63,6 +64,7 @@ def build_retrospective(week: ReleaseWeek, generated_at: datetime) -> RetroResul
         incidents=week.incidents,
         explained_changes=explained_changes(week),
         timeline=story(week),
+        partial_days=partial_days(week),
     )
     return RetroResult(
         retrospective=retro,

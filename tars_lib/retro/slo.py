@@ -4,6 +4,9 @@ For an SLO with target T (a ratio) over a period of P days, a day whose bad
 fraction is f burns at rate b = f / (1 - T) and uses 100 * b / P percent of the
 period's budget. The week's consumption is the sum over days 1..7; the pace
 that would spend exactly the budget over the period is 7/P of it.
+
+A day judged on partial data (coverage below ``policy.MIN_COVERAGE``) that stays
+within budget is neither compliant nor not: ``compliant`` is null ("unknown").
 """
 
 from __future__ import annotations
@@ -79,7 +82,7 @@ def _compliance(day: int, slo: SloDay | None, cumulative: float) -> DayComplianc
     return DayCompliance(
         day=day,
         value=round(100.0 * (1.0 - slo.bad_fraction), 4),
-        compliant=not slo.breached,
+        compliant={"met": True, "breached": False}.get(slo.status),
         budget_consumed=round(cumulative, 4),
     )
 

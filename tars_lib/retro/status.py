@@ -8,6 +8,7 @@ from typing import Literal
 from tars_lib.core.models import UnexpectedDrift
 from tars_lib.core.policy import INVESTIGATE_ABOVE
 from tars_lib.core.week import ReleaseWeek
+from tars_lib.retro.coverage import partial_days
 from tars_lib.retro.degradations import DegradationFinding
 from tars_lib.retro.slo import BurnDown
 
@@ -60,6 +61,16 @@ def overall_status(
                 f"{s.json.slo_name} SLO at risk ({s.json.budget_consumed_percent:.1f}% of the "
                 f"budget in 7 days, pace {s.pace_percent:.1f}%)"
             )
+    unknown = partial_days(week)
+    if unknown:  # unknown is not fine: the week cannot vouch for those days
+        kinds = {"no_data": "no data", "partial": "partial data"}
+        days = "; ".join(
+            f"{'GA day' if p.day == 0 else f'Day {p.day}'} {kinds.get(p.status, p.status)}"
+            for p in unknown
+        )
+        attention.append(
+            f"{days}: SLO compliance unknown there; rerun those days once the backend has the data"
+        )
     investigate = [d for d in drifts if d.investigation_needed]
     if len(investigate) >= 2:
         names = ", ".join(d.metric_name for d in investigate)

@@ -6,24 +6,32 @@ per SLO breach no incident accounts for, per daily rollback recommendation, per
 missing day, and a "quiet" line for a day with none of these, so every day of
 the week is accounted for. The heat map grades each KPI on each day, worst first:
 incident, SLO breach, explained (a recorded change moved it), drift (10% or more
-adverse since GA), ok, no data.
+adverse since GA), partial (a value from fewer than ``policy.MIN_COVERAGE`` of the
+day's 5-minute points: not known to be OK), ok, no data. Its health row leaves out
+the score of a day without traffic (``coverage.no_data_days``, or a report whose
+status is ``no_data``): such a day has nothing to score.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from tars_lib.core.formatting import short_value
 from tars_lib.core.models import WEEK_DAYS, HealthReport, TimelineEntry
 from tars_lib.core.policy import DRIFT_BAND
 from tars_lib.core.week import ReleaseWeek
+from tars_lib.retro.coverage import no_data_days, partial_days
 
 __all__ = ["STATUS_ORDER", "HeatMap", "heat_map", "story"]
 
-STATUS_ORDER = ("incident", "breach", "explained", "drift", "ok", "no_data")
-"""Heat-map statuses, worst first: a cell shows the worst that applies."""
+STATUS_ORDER = ("incident", "breach", "explained", "drift", "partial", "ok", "no_data")
+"""Heat-map statuses, worst first: a cell shows the worst that applies.
+
+``partial`` (the day's value of the KPI is from too few points) loses to what was
+seen (an incident, a breach, a change, a drift) and beats ``ok``: a partial day is
+never shown as plainly OK."""
 
 
 def _budget(burned: Mapping[str, float]) -> str:
@@ -140,6 +148,9 @@ def story(week: ReleaseWeek) -> list[TimelineEntry]:
                 text=f"Day {day}: no data (the daily monitor did not run); nothing is known",
             )
         )
+    for entry in partial_days(week):
+        if entry.day >= 1:
+            lines.append(TimelineEntry(day=entry.day, kind="missing", text=entry.text))
     busy = {line.day for line in lines}
     for day in range(1, WEEK_DAYS + 1):
         if day not in busy:
@@ -162,13 +173,18 @@ def story(week: ReleaseWeek) -> list[TimelineEntry]:
 
 @dataclass(frozen=True)
 class HeatMap:
-    """Status of each KPI (rows) on each day 0..7 (columns), and the daily health scores."""
+    """Status of each KPI (rows) on each day 0..7 (columns), and the daily health scores.
+
+    ``health`` has no score for a day in ``no_data``: a day without traffic is
+    shown as "no data", not with the score of what little was measured.
+    """
 
     kpis: list[str]
     labels: list[str]
     days: list[int]
     status: list[list[str]]
     health: dict[int, float]
+    no_data: frozenset[int] = field(default_factory=frozenset)
 
 
 def heat_map(week: ReleaseWeek, health: Mapping[int, HealthReport] | None = None) -> HeatMap:
@@ -205,6 +221,8 @@ def heat_map(week: ReleaseWeek, health: Mapping[int, HealthReport] | None = None
             if value is None and not found:
                 row.append("no_data")
                 continue
+            if _partial(week, kpi, day):
+                found = found | {"partial"}
             if value is not None and base and day > 0:
                 moved = (value - base) / abs(base) * 100
                 adverse = {"lower": moved, "higher": -moved}.get(spec.direction, abs(moved))
@@ -212,11 +230,21 @@ def heat_map(week: ReleaseWeek, health: Mapping[int, HealthReport] | None = None
                     found = found | {"drift"}
             row.append(next((s for s in STATUS_ORDER if s in found), "ok"))
         status.append(row)
-    scores = {d: r.health_score for d, r in (health or {}).items()}
+    empty = {d for d in no_data_days(week) if d in days}
+    empty |= {d for d, r in (health or {}).items() if r.status == "no_data"}
+    scores = {d: r.health_score for d, r in (health or {}).items() if d not in empty}
     return HeatMap(
         kpis=list(week.catalogue.kpis),
         labels=[spec.label for spec in week.catalogue.kpis.values()],
         days=days,
         status=status,
         health=scores,
+        no_data=frozenset(empty),
     )
+
+
+def _partial(week: ReleaseWeek, kpi: str, day: int) -> bool:
+    """Whether the day's value of ``kpi`` is from fewer than ``MIN_COVERAGE`` of its points."""
+    summary = week.ga if day == 0 else week.days.get(day)
+    entry = summary.kpis.get(kpi) if summary is not None else None
+    return entry is not None and entry.partial
