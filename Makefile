@@ -7,7 +7,7 @@ TARS := $(VENV)/bin/tars
 STAMP := $(VENV)/.installed-stamp
 TEST_DATA := data/test_data
 
-.PHONY: setup demo test lint notebooks bench test-phase14_6 test-retro-unit test-retro-smoke retro-test clean-test
+.PHONY: setup demo test coverage wheel-check lint notebooks bench test-phase14_6 test-retro-unit test-retro-smoke retro-test clean-test
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "T.A.R.S. needs Python 3.11 or newer; set PYTHON=/path/to/python3.11")'
@@ -18,18 +18,13 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-SCENARIO := data/scenarios/ga_week.yaml
-CHANGES := data/scenarios/ga_week_changes.yaml
 DEMO := demo
 
 # The main job on the embedded simulated week: GA day and days 1..7 through the
 # phase notebooks (papermill), then the site and the PDF.
 demo: $(STAMP)
 	rm -rf $(DEMO) _site
-	@for day in 0 1 2 3 4 5 6 7; do \
-	  $(TARS) run-day $$day --workspace $(DEMO) --scenario $(SCENARIO) --changes $(CHANGES) --quiet || exit $$?; \
-	done
-	$(TARS) report --workspace $(DEMO) --output-dir _site
+	$(TARS) demo --workspace $(DEMO) --output-dir _site
 	@echo "Site: _site/index.html   PDF: _site/GA_7DAY_RETROSPECTIVE.pdf   Artifacts: $(DEMO)/"
 
 test: $(STAMP)
@@ -37,6 +32,17 @@ test: $(STAMP)
 	$(PY) -m pytest -p no:cacheprovider --nbval-lax --nbval-sanitize-with notebooks/sanitize.cfg \
 	  -W ignore::DeprecationWarning notebooks/
 	bash scripts/test_phase14_6_pipeline.sh
+
+# The tests' pytest part under pytest-cov: line coverage of tars_lib, a summary in the
+# terminal and the pages in htmlcov/index.html.
+coverage: $(STAMP)
+	$(PY) -m pytest --cov=tars_lib --cov-report=html --cov-report=term
+	@echo "Coverage report: htmlcov/index.html"
+
+# The wheel as a user gets it: built, installed into a fresh venv outside the repo,
+# the simulated week run end to end from the installed package (.ci/run calls it).
+wheel-check: $(STAMP)
+	PYTHON=$(PY) bash scripts/wheel_check.sh
 
 # Benchmarks (not part of make test): prints four tables, writes benchmarks/results.json.
 bench: $(STAMP)

@@ -38,6 +38,7 @@ from tars_lib.core.models import (
     GaKpiSummary,
     HealthReport,
     RegressionSummary,
+    Release,
     Window,
 )
 from tars_lib.core.week import load_day_summaries, load_release_week
@@ -450,9 +451,17 @@ def run_regression(
 
 
 def run_retro(
-    inputs: RetroInputs, output: Path | None, catalogue: Catalogue, now: datetime
+    inputs: RetroInputs,
+    output: Path | None,
+    catalogue: Catalogue,
+    now: datetime,
+    release: Release | None = None,
 ) -> RetroResult:
-    """Phase 6: the Markdown and the JSON beside it, written together or not at all."""
+    """Phase 6: the Markdown and the JSON beside it, written together or not at all.
+
+    The release they name is ``release``, else the description ``inputs.release``
+    (``Workspace.retro_inputs`` gives the workspace's), else the seed's.
+    """
     for name, path in (("regression", inputs.regression), ("anomalies", inputs.anomalies)):
         if path is not None and not path.is_file():
             what = "is a directory" if path.is_dir() else "file not found"
@@ -465,7 +474,7 @@ def run_retro(
             output,
             markdown=output.with_suffix(".md"),
         )
-    result = build_retrospective(load_release_week(inputs, catalogue), now)
+    result = build_retrospective(load_release_week(inputs, catalogue, release), now)
     if output is not None:
         write_texts_atomic(
             [

@@ -36,7 +36,14 @@ SEED_TOP = [
     "process_improvements",
     "action_items",
 ]
-EXTENSIONS = ["incidents", "explained_changes", "timeline", "partial_days"]
+EXTENSIONS = [
+    "incidents",
+    "explained_changes",
+    "timeline",
+    "partial_days",
+    "release",
+    "recommendations_next",
+]
 """Keys this project adds after the seed's (issue 11), never between them."""
 SEED_SUCCESS = [
     "category",

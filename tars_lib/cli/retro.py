@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tars_lib.cli._common import WORKSPACE, Commands, add_changes_flag, add_config_flag
+from tars_lib.cli._common import (
+    WORKSPACE,
+    Commands,
+    add_changes_flag,
+    add_config_flag,
+    workspace_config,
+)
 from tars_lib.core.catalogue import load_catalogue
 from tars_lib.core.errors import InputError
 from tars_lib.core.workspace import GA_FILE, RetroInputs, day_file, json_beside
@@ -56,7 +62,7 @@ def register(commands: Commands) -> None:
         default=WORKSPACE.retro_path,
         help="Markdown file to write; the JSON goes beside it",
     )
-    add_config_flag(parser)
+    add_config_flag(parser, workspace_copy=True)
     add_changes_flag(parser)
     parser.set_defaults(func=run)
 
@@ -70,6 +76,7 @@ def _inputs(args: argparse.Namespace) -> RetroInputs:
             regression=args.regression or found.regression,
             anomalies=args.anomalies or found.anomalies,
             changes=args.changes,
+            release=found.release,  # the workspace's release.yaml names the report
         )
     if args.ga_data is None or args.seven_day_data is None:
         raise InputError(
@@ -84,7 +91,8 @@ def _inputs(args: argparse.Namespace) -> RetroInputs:
 
 def run(args: argparse.Namespace) -> int:
     inputs = _inputs(args)
-    result = run_retro(inputs, args.output, load_catalogue(args.config), now_utc())
+    config = workspace_config(args.config, WORKSPACE) if args.auto else args.config
+    result = run_retro(inputs, args.output, load_catalogue(config), now_utc())
     retro = result.retrospective
     print(
         f"Wrote {args.output} and {json_beside(args.output)}: status {result.status}, "

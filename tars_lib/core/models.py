@@ -11,8 +11,10 @@ finite: NaN or Infinity in an artifact is an error, a KPI without data is
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -20,11 +22,15 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    SerializerFunctionWrapHandler,
     ValidationError,
     ValidationInfo,
+    computed_field,
     field_validator,
+    model_serializer,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from tars_lib.core.errors import SettingError
 from tars_lib.core.policy import MIN_COVERAGE, Priority
@@ -56,6 +62,7 @@ __all__ = [
     "PartialDay",
     "Regression",
     "RegressionSummary",
+    "Release",
     "Retrospective",
     "RollbackReason",
     "RollbackVerdict",
@@ -536,6 +543,63 @@ class RegressionSummary(_Model):
     """The rule a regression had to pass, e.g. "adverse change >= 30% with p < 0.01"."""
 
 
+# --------------------------------------------------------------------------- the release
+
+SEED_NAME = "T.A.R.S."
+"""The seed's product: its titles keep the seed's spelling, "T.A.R.S. v1.0.1"."""
+_RECOMMENDATIONS = "recommendations_"
+_NOT_IN_KEY = re.compile(r"[^0-9A-Za-z]")
+Version = Annotated[
+    str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z][0-9A-Za-z.+_-]*$")
+]
+
+
+class Release(_Model):
+    """What is being released: the workspace's release description (``release.yaml``).
+
+    The defaults are the seed's release (T.A.R.S. v1.0.1, next v1.0.2), so a
+    workspace without a release description reports as the seed did.
+
+    The title rule: ``"{name} {version}"`` ("checkout-api 2.3.0"), except for the
+    seed's name, which keeps the seed's spelling ``"T.A.R.S. v{version}"``
+    ("T.A.R.S. v1.0.1"). Versions are written the same way wherever the report
+    names one (``version_label``, ``next_label``).
+    """
+
+    name: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\r\n]+$")] = SEED_NAME
+    version: Version = "1.0.1"
+    next_version: Version = "1.0.2"
+    ga_timestamp: UtcDatetime | None = None
+    owners: list[Annotated[str, Field(min_length=1, max_length=200)]] = []
+    links: dict[str, Annotated[str, Field(min_length=1, max_length=2000)]] = {}
+
+    def _label(self, version: str) -> str:
+        return f"v{version}" if self.name == SEED_NAME else version
+
+    @property
+    def version_label(self) -> str:
+        """The version as the report names it: "v1.0.1" for the seed, else as given."""
+        return self._label(self.version)
+
+    @property
+    def next_label(self) -> str:
+        """The next version as the report names it: "v1.0.2" for the seed, else as given."""
+        return self._label(self.next_version)
+
+    @property
+    def title(self) -> str:
+        """``T.A.R.S. v1.0.1`` for the seed's name, else ``"{name} {version}"``."""
+        return f"{self.name} {self.version_label}"
+
+    @property
+    def recommendations_key(self) -> str:
+        """The retrospective JSON's key of the recommendations for the next version:
+        ``recommendations_v`` and the next version with every character other than a
+        letter or digit made ``_`` (1.0.2: the seed's ``recommendations_v1_0_2``;
+        2.3.1: ``recommendations_v2_3_1``)."""
+        return f"{_RECOMMENDATIONS}v{_NOT_IN_KEY.sub('_', self.next_version.removeprefix('v'))}"
+
+
 # --------------------------------------------------------------------------- phase 6
 # The retrospective JSON has exactly the seed guide's structure: no field more or less.
 
@@ -647,6 +711,10 @@ class Retrospective(_Model):
     cost_analysis: CostAnalysis
     slo_burn_downs: list[SloBurnDown]
     recommendations_v1_0_2: list[str]
+    """The recommendations for the next version. In the JSON the key is named from
+    the release's next version (``Release.recommendations_key``: the seed's
+    ``recommendations_v1_0_2``, ``recommendations_v2_3_1`` for 2.3.1), and
+    ``recommendations_next`` repeats them under a name that is the same for every release."""
     process_improvements: list[str]
     action_items: list[ActionItem]
     incidents: list[Incident] = []
@@ -654,3 +722,92 @@ class Retrospective(_Model):
     timeline: list[TimelineEntry] = []
     partial_days: list[PartialDay] = []
     """Days whose KPIs had too few points to judge, or no traffic at all."""
+    release: Release = Release()
+    """What was released (``release.yaml``); files without it are the seed's release."""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def recommendations_next(self) -> list[str]:
+        """The recommendations for the next version, under a key that names no version."""
+        return list(self.recommendations_v1_0_2)
+
+    # The key depends on the data, so the model reads it before pydantic does: a model
+    # validator would make pydantic validate the JSON as Python objects, not as JSON.
+    @classmethod
+    def model_validate(cls, obj: Any, *, strict: bool | None = None, **kwargs: Any) -> Self:
+        """Also reads the recommendations from the release's key or ``recommendations_next``."""
+        return super().model_validate(_recommendations_keys(cls, obj), strict=strict, **kwargs)
+
+    @classmethod
+    def model_validate_json(
+        cls, json_data: str | bytes | bytearray, *, strict: bool | None = None, **kwargs: Any
+    ) -> Self:
+        """Also reads the recommendations from the release's key or ``recommendations_next``."""
+        try:
+            data = json.loads(json_data)
+        except (ValueError, RecursionError):
+            data = None  # pydantic reports it
+        if isinstance(data, dict) and "recommendations_v1_0_2" not in data:
+            json_data = json.dumps(_recommendations_keys(cls, data), allow_nan=True)
+        elif isinstance(data, dict) and "recommendations_next" in data:
+            _recommendations_keys(cls, data)  # checked: the same list under both keys
+            json_data = json.dumps(
+                {k: v for k, v in data.items() if k != "recommendations_next"}, allow_nan=True
+            )
+        return super().model_validate_json(json_data, strict=strict, **kwargs)
+
+    # No return annotation: pydantic then keeps this model's JSON Schema (`tars schema`).
+    @model_serializer(mode="wrap")
+    def _named_for_release(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
+        """The recommendations' key named from the release's next version, in its place."""
+        data = handler(self)
+        if not isinstance(data, dict):
+            return data
+        key = self.release.recommendations_key
+        return {(key if k == "recommendations_v1_0_2" else k): v for k, v in data.items()}
+
+
+def _key_error(model: type[BaseModel], key: str, message: str, value: object) -> ValidationError:
+    return ValidationError.from_exception_data(
+        model.__name__,
+        [
+            InitErrorDetails(
+                type=PydanticCustomError("recommendations_key", message),
+                loc=(key,),
+                input=value,
+            )
+        ],
+    )
+
+
+def _recommendations_keys(model: type[BaseModel], data: Any) -> Any:
+    """The retrospective's data with its recommendations under the field's name.
+
+    They may be under the release's key (``Release.recommendations_key``), the field's
+    own name, or ``recommendations_next``; under two keys they must be the same list.
+    """
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    keys = [k for k in data if isinstance(k, str) and k.startswith(_RECOMMENDATIONS + "v")]
+    if len(keys) > 1:
+        raise _key_error(model, keys[1], f"keep one recommendations key, not {keys}", None)
+    alias = data.pop("recommendations_next", None)
+    if not keys:
+        if alias is not None:
+            data["recommendations_v1_0_2"] = alias
+        return data
+    key = keys[0]
+    value = data.pop(key)
+    try:
+        expected = Release.model_validate(data.get("release", {})).recommendations_key
+    except (ValidationError, TypeError, ValueError, RecursionError):
+        expected = key  # the release's own errors are reported
+    if key not in (expected, "recommendations_v1_0_2"):  # the field's own name is read too
+        raise _key_error(
+            model, key, f"does not match release.next_version (the key is {expected})", value
+        )
+    if alias is not None and alias != value:
+        raise _key_error(model, "recommendations_next", f"differs from {key}", alias)
+    data["recommendations_v1_0_2"] = value
+    return data

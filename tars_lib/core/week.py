@@ -25,8 +25,10 @@ from tars_lib.core.models import (
     GaKpiSummary,
     Incident,
     RegressionSummary,
+    Release,
     format_utc,
 )
+from tars_lib.core.release import load_release
 from tars_lib.core.workspace import GA_FILE, PROJECT, RetroInputs, day_file, day_number_of
 
 __all__ = ["ReleaseWeek", "load_day_summaries", "load_release_week"]
@@ -42,6 +44,8 @@ class ReleaseWeek:
     notes: tuple[str, ...] = field(default=())
     changes: tuple[Change, ...] = field(default=())
     """Known changes made during the week (the changes file)."""
+    release: Release = field(default_factory=Release)
+    """What was released: names every title and recommendation (default: the seed's)."""
 
     @property
     def incidents(self) -> list[Incident]:
@@ -160,10 +164,23 @@ def _check_kpis(path: Path, field: str, names: set[str], catalogue: Catalogue) -
         )
 
 
-def load_release_week(inputs: RetroInputs, catalogue: Catalogue) -> ReleaseWeek:
-    """Read and cross-check every input; the first problem is one ``InputError`` line."""
+def load_release_week(
+    inputs: RetroInputs, catalogue: Catalogue, release: Release | None = None
+) -> ReleaseWeek:
+    """Read and cross-check every input; the first problem is one ``InputError`` line.
+
+    ``release`` (default: read from ``inputs.release``, the seed's if absent) names
+    the release in every title and recommendation.
+    """
     ga_path = _ga_path(inputs.ga_data)
+    if release is None:
+        release = load_release(inputs.release)
     ga = read_artifact(ga_path, GaKpiSummary)
+    if release.ga_timestamp is not None and release.ga_timestamp != ga.ga_timestamp:
+        raise InputError(
+            f"{inputs.release}: ga_timestamp: {format_utc(release.ga_timestamp)} differs from "
+            f"{format_utc(ga.ga_timestamp)} in {ga_path}; is this the release's workspace?"
+        )
     _check_kpis(ga_path, "kpis", set(ga.kpis), catalogue)
     days = load_day_summaries(inputs.seven_day_data, ga, ga_path)
     for number, summary in days.items():
@@ -195,4 +212,5 @@ def load_release_week(inputs: RetroInputs, catalogue: Catalogue) -> ReleaseWeek:
         anomalies=anomalies,
         notes=tuple(notes),
         changes=tuple(load_changes(inputs.changes)),
+        release=release,
     )

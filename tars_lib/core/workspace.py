@@ -42,6 +42,7 @@ from tars_lib.core.models import (
     GaKpiSummary,
     HealthReport,
     RegressionSummary,
+    Release,
 )
 
 __all__ = [
@@ -116,6 +117,8 @@ class RetroInputs:
     regression: Path | None
     anomalies: Path | None
     changes: Path | None = None
+    release: Path | None = None
+    """The release description (absent or None: the seed's release)."""
 
 
 def _first_existing(base: Path, names: tuple[str, ...]) -> Path | None:
@@ -183,8 +186,41 @@ class Workspace:
         return json_beside(self.retro_path)
 
     @property
+    def release_path(self) -> Path:
+        """The release description (YAML): name, version, next version, GA moment, owners,
+        links; ``release()`` reads it, ``tars init`` writes it."""
+        return self.root / "release.yaml"
+
+    def release(self) -> Release:
+        """The workspace's release; the seed's (T.A.R.S. v1.0.1) when it has no description."""
+        from tars_lib.core.release import load_release  # it reads YAML via the catalogue module
+
+        return load_release(self.release_path)
+
+    @property
     def runs_dir(self) -> Path:
         return self.root / _RUNS
+
+    # What ``tars init`` puts in a release workspace for people to edit (and release_path).
+    @property
+    def config_dir(self) -> Path:
+        """The workspace's editable copy of the KPI catalogue and its pricing file."""
+        return self.root / "config"
+
+    @property
+    def catalogue_path(self) -> Path:
+        """The workspace's KPI catalogue: used instead of the bundled one when present."""
+        return self.config_dir / "kpis.yaml"
+
+    @property
+    def notebooks_dir(self) -> Path:
+        """Copies of the phase notebooks, for investigating in Jupyter."""
+        return self.root / "notebooks"
+
+    @property
+    def readme_path(self) -> Path:
+        """What ``tars init`` says to edit and run next."""
+        return self.root / "README.txt"
 
     @property
     def scratch_dir(self) -> Path:
@@ -210,6 +246,7 @@ class Workspace:
             regression=self.regression_file(),
             anomalies=self.anomalies_file(),
             changes=changes,
+            release=self.release_path,
         )
 
     # Typed readers: every read goes through the artifact models.
@@ -378,9 +415,27 @@ class SiteLayout:
 
 @dataclass(frozen=True)
 class ProjectFiles:
-    """What the project ships beside the library: notebooks, configuration, the scenario."""
+    """What the project ships beside the library: notebooks, configuration, the scenario.
+
+    ``root`` is the source checkout (its top-level ``notebooks/``, ``data/`` and
+    ``_quarto.yml`` are what people edit) or, installed from a wheel, their copies under
+    ``tars_lib/_project/`` (pyproject.toml's ``force-include``): see :meth:`locate`.
+    """
 
     root: Path
+
+    PACKAGED = "_project"
+    """The package folder the wheel carries the project's files in."""
+
+    @classmethod
+    def locate(cls) -> ProjectFiles:
+        """The packaged copies when installed from a wheel, else the source checkout."""
+        from importlib.resources import files
+
+        packaged = files("tars_lib") / cls.PACKAGED
+        if packaged.is_dir():
+            return cls(Path(str(packaged)))
+        return cls(Path(__file__).resolve().parents[2])
 
     @property
     def notebook_dir(self) -> Path:
@@ -398,12 +453,25 @@ class ProjectFiles:
         return self.root / "_quarto.yml"
 
     @property
+    def config_dir(self) -> Path:
+        return self.root / "data" / "config"
+
+    @property
     def catalogue(self) -> Path:
-        return self.root / "data" / "config" / "kpis.yaml"
+        return self.config_dir / "kpis.yaml"
+
+    @property
+    def pricing(self) -> Path:
+        return self.config_dir / "pricing.yaml"
 
     @property
     def scenario(self) -> Path:
         return self.root / "data" / "scenarios" / "ga_week.yaml"
 
+    @property
+    def scenario_changes(self) -> Path:
+        """The simulated week's known-changes file (``--changes``)."""
+        return self.scenario.with_name("ga_week_changes.yaml")
 
-PROJECT = ProjectFiles(Path(__file__).resolve().parents[2])
+
+PROJECT = ProjectFiles.locate()

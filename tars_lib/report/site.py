@@ -44,7 +44,7 @@ from typing import Any
 import yaml
 
 from tars_lib.core.errors import InputError, NotebookError, SettingError, storage_error
-from tars_lib.core.models import WEEK_DAYS
+from tars_lib.core.models import WEEK_DAYS, Release
 from tars_lib.core.workspace import PROJECT, SiteLayout, Workspace
 from tars_lib.report.charts import health_status_text, health_text
 from tars_lib.report.pdf import (
@@ -76,6 +76,7 @@ __all__ = [
     "quarto_project",
     "render_site",
     "site_context",
+    "site_title",
 ]
 
 _CSS = """
@@ -110,7 +111,7 @@ _ARTIFACT_NAMES = ("ga_dir", "stability_dir", "runs_dir", "scratch_dir")
 _FAILED = ".failed"
 _QUARTO_STAGE = ".quarto-project"
 _WARNING_NAME = re.compile(r"\b([A-Z]\w*Warning)\b")
-_DEFAULT_TITLE = "T.A.R.S. release week"
+_DEFAULT_TITLE = "Release week"
 _QUARTO_FORMAT = {"format": "html"}
 _WEB_WIDTH = "80%"
 """Charts on a page: wider than print (PRINT_WIDTH in CSS inches) but within the column."""
@@ -355,6 +356,11 @@ def _day_title(day: int) -> str:
     return "Day 0 (GA day)" if day == 0 else f"Day {day}"
 
 
+def site_title(release: Release) -> str:
+    """The site's title before the retrospective names it: "checkout-api 2.3.0 release week"."""
+    return f"{release.title} {_DEFAULT_TITLE.lower()}"
+
+
 def site_context(workspace: Workspace) -> SiteContext:
     """What the pages of ``workspace`` are made of: runs, week, figures, timeline."""
     runs, warnings = collect_runs(workspace)
@@ -365,9 +371,10 @@ def site_context(workspace: Workspace) -> SiteContext:
     ctx.view = load_week_view(
         workspace, config=str(params.get("config") or ""), changes=str(params.get("changes") or "")
     )
+    ctx.title = site_title(workspace.release())
     if workspace.retro_path.is_file():
         ctx.retro_markdown = workspace.retro_path.read_text(encoding="utf-8")
-        ctx.title = release_title(ctx.retro_markdown) or _DEFAULT_TITLE
+        ctx.title = release_title(ctx.retro_markdown) or ctx.title
     if ctx.view is not None:
         from tars_lib.report import charts
         from tars_lib.retro.timeline import story

@@ -10,12 +10,19 @@ from __future__ import annotations
 import re
 
 from tars_lib.core.formatting import format_value
-from tars_lib.core.models import format_utc
+from tars_lib.core.models import Release, format_utc
 from tars_lib.core.week import ReleaseWeek
 from tars_lib.retro.recommendations import PRIORITY_RULES, incident_of
 from tars_lib.retro.retrospective import RetroResult
 
-__all__ = ["SECTION_HEADINGS", "STATUS_ICONS", "md_escape", "render_markdown"]
+__all__ = [
+    "SECTION_HEADINGS",
+    "STATUS_ICONS",
+    "md_escape",
+    "render_markdown",
+    "retro_title",
+    "section_headings",
+]
 
 SECTION_HEADINGS = (
     "Executive Summary",
@@ -28,6 +35,8 @@ SECTION_HEADINGS = (
     "Process Improvements 🔧",
     "Action Items",
 )
+"""The seed release's headings; ``section_headings`` names the next version of any release."""
+_NEXT_HEADING = SECTION_HEADINGS.index("Recommendations for v1.0.2 🚀")
 STATUS_ICONS = {"Critical": "🚨", "At Risk": "⚠️", "Moderate": "⚡", "Healthy": "✅"}
 
 _SPECIAL = re.compile(r"([\\`*\[\]{}<>|&$~^@#])")
@@ -356,6 +365,29 @@ def _actions(result: RetroResult) -> list[str]:
     return out
 
 
+def retro_title(release: Release) -> str:
+    """The retrospective's title: "checkout-api 2.3.0: GA 7-Day Retrospective"."""
+    return f"{release.title}: GA 7-Day Retrospective"
+
+
+def section_headings(release: Release) -> tuple[str, ...]:
+    """The nine section headings, the recommendations' naming the release's next version."""
+    headings = list(SECTION_HEADINGS)
+    headings[_NEXT_HEADING] = f"Recommendations for {release.next_label} 🚀"
+    return tuple(headings)
+
+
+def _release_lines(release: Release) -> list[str]:
+    """Owners and links of the release, when its description gives them."""
+    out = []
+    if release.owners:
+        out.append("**Owners:** " + ", ".join(md_escape(o) for o in release.owners) + "  ")
+    if release.links:
+        links = ", ".join(f"{md_escape(k)}: {md_escape(v)}" for k, v in release.links.items())
+        out.append(f"**Links:** {links}")
+    return [*out, ""] if out else []
+
+
 def render_markdown(result: RetroResult) -> str:
     retro = result.retrospective
     sections = [
@@ -369,13 +401,15 @@ def render_markdown(result: RetroResult) -> str:
         _numbered(retro.process_improvements, "No process improvements."),
         _actions(result),
     ]
+    release = result.week.release
     lines = [
-        "# T.A.R.S. v1.0.1: GA 7-Day Retrospective",
+        f"# {md_escape(retro_title(release))}",
         "",
+        *_release_lines(release),
         f"*Generated {format_utc(retro.generation_timestamp)} by tars retro. "
         "The machine-readable data is in the JSON file of the same name.*",
         "",
     ]
-    for heading, body in zip(SECTION_HEADINGS, sections, strict=True):
+    for heading, body in zip(section_headings(release), sections, strict=True):
         lines += [f"## {heading}", "", *body]
     return "\n".join(lines).rstrip() + "\n"

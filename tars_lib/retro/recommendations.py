@@ -1,4 +1,4 @@
-"""Recommendations for v1.0.2, process improvements and action items, from the findings.
+"""Recommendations for the next version, process improvements and action items, from the findings.
 
 Every finding becomes one prioritised recommendation and, at P0..P2, one action
 item; each names the metric and the number behind it. Priorities:
@@ -124,11 +124,13 @@ def collect_findings(
     if rollback or verdict == "consider":
         why = "; ".join(reasons) or f"see {Workspace().regression_path.name}"
         word = "recommends" if rollback else "asks to consider"
+        version = week.release.version_label
         out.append(
             Finding(
                 "P0" if rollback else "P1",
-                f"Roll back v1.0.1 or ship a hotfix: regression analysis {word} rollback ({why})",
-                f"Decide rollback or hotfix for v1.0.1 with the release owner ({why})",
+                f"Roll back {version} or ship a hotfix: "
+                f"regression analysis {word} rollback ({why})",
+                f"Decide rollback or hotfix for {version} with the release owner ({why})",
             )
         )
     if week.missing_days:
@@ -335,7 +337,7 @@ def process_improvements(
     targets = sum(1 for spec in week.catalogue.kpis.values() if spec.target is not None)
     fallbacks = [
         "Release process: keep this GA-day summary as the previous-release baseline for "
-        "v1.0.2's regression analysis (--previous-release)",
+        f"{week.release.next_label}'s regression analysis (--previous-release)",
         f"Targets: {successes} of {targets} KPI targets were met this week; review targets "
         "that were never at risk and tighten them",
         "Retrospective: review this report with the on-call team within a week and assign "

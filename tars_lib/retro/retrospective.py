@@ -65,6 +65,7 @@ def build_retrospective(week: ReleaseWeek, generated_at: datetime) -> RetroResul
         explained_changes=explained_changes(week),
         timeline=story(week),
         partial_days=partial_days(week),
+        release=week.release,
     )
     return RetroResult(
         retrospective=retro,
