@@ -49,7 +49,7 @@ def flat(text: str) -> str:
 def test_the_walk_reaches_every_subcommand() -> None:
     progs = {p.prog for p in parsers()}
     assert {"tars", "tars ga-kpi", "tars run-day", "tars scenario export"} <= progs
-    assert len(progs) == 12  # tars, ten commands, scenario export
+    assert len(progs) == 14  # tars, twelve commands, scenario export
 
 
 @pytest.mark.parametrize("parser", list(parsers()), ids=lambda p: p.prog)
@@ -69,7 +69,7 @@ def test_help_is_plain_text_and_shows_defaults(parser: argparse.ArgumentParser) 
     assert "``" not in text
     assert not re.search(r":(func|class|mod|meth):`", text)
     for action in options(parser):
-        if action.option_strings and action.default not in (None, False):
+        if action.option_strings and action.default not in (None, False, argparse.SUPPRESS):
             assert f"(default: {action.default})" in flat(text), (parser.prog, action.dest)
         if action.dest in ("z_threshold", "ewma_alpha"):
             default = AnomalyParameters.model_fields[action.dest].default

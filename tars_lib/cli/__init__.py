@@ -15,11 +15,14 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from importlib import metadata
 
 from tars_lib.cli import (
     anomalies,
+    demo,
     ga_kpi,
     health,
+    init,
     regression,
     report,
     retro,
@@ -43,6 +46,8 @@ COMMANDS = (
     retro,
     run_day,
     report,
+    init,
+    demo,
     scenario,
     schema,
 )
@@ -51,7 +56,7 @@ COMMANDS = (
 DESCRIPTION = (
     "T.A.R.S. release-week monitoring: one subcommand per phase (ga-kpi, stability, "
     "anomalies, health, regression, retro), run-day to run a day's notebooks, report "
-    "to render them."
+    "to render them, init to start a release workspace, demo for the simulated week."
 )
 EPILOG = (
     "Exit status: 0 success, 1 internal error (a bug; TARS_DEBUG=1 shows the traceback), "
@@ -62,8 +67,23 @@ EPILOG = (
 )
 
 
+DISTRIBUTION = "tars-lib"
+"""The installed distribution's name (pyproject.toml's ``[project] name``)."""
+
+
+def version() -> str:
+    """The installed package's version."""
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="tars", description=DESCRIPTION, epilog=EPILOG)
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {version()}", help="print the version"
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for command in COMMANDS:
         command.register(commands)

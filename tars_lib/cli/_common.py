@@ -47,6 +47,7 @@ __all__ = [
     "requests_per_day",
     "source_spec",
     "warn_missing",
+    "workspace_config",
 ]
 
 
@@ -94,13 +95,23 @@ WORKSPACE = Workspace()
 # --------------------------------------------------------------------------- flags
 
 
-def add_config_flag(parser: Flags) -> None:
+def add_config_flag(parser: Flags, *, workspace_copy: bool = False) -> None:
+    """``workspace_copy``: the command prefers the workspace's catalogue (``tars init``)."""
+    default = f"the bundled {_project_file(PROJECT.catalogue)}"
+    if workspace_copy:
+        default = f"the workspace's {WORKSPACE.catalogue_path} when present, else {default}"
     parser.add_argument(
-        "--config",
-        metavar="FILE",
-        type=Path,
-        help=f"KPI catalogue (default: the bundled {_project_file(PROJECT.catalogue)})",
+        "--config", metavar="FILE", type=Path, help=f"KPI catalogue (default: {default})"
     )
+
+
+def workspace_config(config: Path | None, workspace: Workspace) -> Path | None:
+    """``--config`` if given, else the workspace's editable catalogue (made by ``tars init``)
+    if it has one, else None: the bundled catalogue."""
+    if config is not None:
+        return config
+    own = workspace.catalogue_path
+    return own if own.is_file() else None
 
 
 def add_quiet_flag(parser: Flags) -> None:
