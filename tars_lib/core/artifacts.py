@@ -26,6 +26,7 @@ __all__ = [
     "dump_json",
     "field_path",
     "first_line",
+    "fsync_dir",
     "read_artifact",
     "write_artifact",
     "write_text_atomic",
@@ -126,7 +127,8 @@ def dump_json(model: BaseModel) -> str:
     return json.dumps(model.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """A rename is durable only once its directory is on disk too."""
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -175,7 +177,7 @@ def write_texts_atomic(files: Iterable[tuple[Path, str]]) -> None:
         for tmp, _ in pending:
             tmp.unlink(missing_ok=True)  # only those a failed rename left behind exist
     for directory in {path.parent for _, path in pending}:
-        _fsync_dir(directory)
+        fsync_dir(directory)
 
 
 def write_text_atomic(path: Path, text: str) -> None:

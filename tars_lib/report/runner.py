@@ -36,6 +36,7 @@ from types import FrameType
 from typing import Any, TextIO
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from tars_lib.core.artifacts import fsync_dir
 from tars_lib.core.errors import (
     BusyError,
     InputError,
@@ -338,14 +339,6 @@ def _captured_logs(stream: TextIO) -> Iterator[None]:
 # --------------------------------------------------------------------------- files
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 _WARNING_LINE = re.compile(r"^\S.*?:\d+: (\w*Warning): (.+)$")
 
 
@@ -380,7 +373,7 @@ def _publish(temp: Path, dest: Path) -> list[str]:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temp, dest)
-    _fsync_dir(dest.parent)
+    fsync_dir(dest.parent)
     return said
 
 
