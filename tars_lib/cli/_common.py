@@ -371,3 +371,16 @@ def warn_missing(command: str, kpis: dict[str, KpiValue]) -> None:
             "not 0); check the queries in the KPI catalogue or --selector",
             file=sys.stderr,
         )
+
+
+def add_cell_timeout_flag(parser: argparse.ArgumentParser) -> None:
+    """run-day and demo both run notebooks: one flag, the runner's default."""
+    from tars_lib.report.runner import run_day
+
+    parser.add_argument(
+        "--cell-timeout",
+        metavar="SECONDS",
+        type=int,
+        default=library_default(run_day, "cell_timeout"),
+        help="seconds a notebook cell may run",
+    )

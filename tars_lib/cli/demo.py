@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tars_lib.cli._common import Commands, add_quiet_flag, library_default, workspace_config
+from tars_lib.cli._common import Commands, add_cell_timeout_flag, add_quiet_flag, workspace_config
 from tars_lib.core.models import WEEK_DAYS
 from tars_lib.core.workspace import PROJECT, SiteLayout, Workspace
 from tars_lib.report.runner import NotebookParameters, run_day
@@ -51,13 +51,7 @@ def register(commands: Commands) -> None:
         default=RENDERERS[0],
         help="auto: quarto when on PATH, else nbconvert, pandoc and typst",
     )
-    parser.add_argument(
-        "--cell-timeout",
-        metavar="SECONDS",
-        type=int,
-        default=library_default(run_day, "cell_timeout"),
-        help="seconds a notebook cell may run",
-    )
+    add_cell_timeout_flag(parser)
     add_quiet_flag(parser)
     parser.set_defaults(func=run)
 

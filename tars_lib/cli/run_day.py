@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from tars_lib.cli._common import (
     Commands,
+    add_cell_timeout_flag,
     add_changes_flag,
     add_config_flag,
     add_detector_flags,
@@ -18,7 +19,6 @@ from tars_lib.cli._common import (
     add_strict_flag,
     add_workspace_flag,
     detector,
-    library_default,
     source_spec,
     workspace_config,
 )
@@ -63,13 +63,7 @@ def register(commands: Commands) -> None:
     add_ga_timestamp_flag(parser)
     add_detector_flags(parser)
     add_changes_flag(parser)
-    parser.add_argument(
-        "--cell-timeout",
-        metavar="SECONDS",
-        type=int,
-        default=library_default(run_day, "cell_timeout"),
-        help="seconds a notebook cell may run",
-    )
+    add_cell_timeout_flag(parser)
     add_strict_flag(parser)
     add_quiet_flag(parser)
     parser.set_defaults(func=run)
