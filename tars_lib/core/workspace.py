@@ -23,6 +23,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -320,7 +321,12 @@ class Workspace:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BaseException as exc:
-                holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+                holder = ""
+                for _ in range(20):  # the holder writes its pid just after it locks
+                    holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+                    if holder or not isinstance(exc, BlockingIOError):
+                        break
+                    time.sleep(0.05)
                 os.close(fd)
                 if not isinstance(exc, BlockingIOError):
                     raise
